@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from cartwright.access import service
+from cartwright.access.schemas import ApiKeyIn
+from cartwright.access.scopes import Scope
+from cartwright.access.service import KeyType, Principal
+from cartwright.kit.db import Conn
+from cartwright.web.body import body_doc, json_body
+from cartwright.web.deps import Page, page, platform, requires
+from cartwright.web.idempotent import run_idempotent
+from cartwright.web.responses import json_response
+
+router = APIRouter(prefix="/v1", tags=["access"])
+admin = requires(Scope.KEYS_WRITE)
+
+
+@router.post("/api-keys", status_code=201, openapi_extra=body_doc(ApiKeyIn))
+async def create_key(
+    request: Request, _: Principal = Depends(admin), data: ApiKeyIn = Depends(json_body(ApiKeyIn))
+) -> Response:
+    async def work(conn: Conn) -> tuple[int, object]:
+        return 201, await service.create_key(
+            conn, key_type=KeyType(data.type), name=data.name, scopes=data.scopes
+        )
+
+    return await run_idempotent(request, work)
+
+
+@router.get("/api-keys")
+async def list_keys(
+    request: Request, _: Principal = Depends(admin), paging: Page = Depends(page)
+) -> Response:
+    async with platform(request).db.connection() as conn:
+        body = await service.list_keys(
+            conn, limit=paging.limit, starting_after=paging.starting_after
+        )
+    return json_response(body)
+
+
+@router.delete("/api-keys/{key_id}")
+async def revoke_key(request: Request, key_id: str, _: Principal = Depends(admin)) -> Response:
+    async with platform(request).db.transaction() as conn:
+        return json_response(await service.revoke_key(conn, key_id))

@@ -1,0 +1,3 @@
+from cartwright.kit.errors import Forbidden, Unauthenticated
+
+__all__ = ["Forbidden", "Unauthenticated"]

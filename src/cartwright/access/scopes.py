@@ -1,0 +1,23 @@
+"""Scopes a secret key can carry. Publishable keys carry the storefront set, fixed."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    CATALOG_WRITE = "catalog:write"
+    INVENTORY_READ = "inventory:read"
+    INVENTORY_WRITE = "inventory:write"
+    ORDERS_READ = "orders:read"
+    ORDERS_WRITE = "orders:write"
+    EVENTS_READ = "events:read"
+    KEYS_WRITE = "api_keys:write"
+    # Storefront scopes: what a publishable key can do.
+    CATALOG_READ = "catalog:read"
+    CARTS_WRITE = "carts:write"
+    CHECKOUT = "checkout"
+
+
+STOREFRONT_SCOPES: frozenset[Scope] = frozenset({Scope.CATALOG_READ, Scope.CARTS_WRITE, Scope.CHECKOUT})
+ALL_SCOPES: frozenset[Scope] = frozenset(Scope)

@@ -1,0 +1,139 @@
+"""The ASGI application: routers of every module, problem+json errors, the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from cartwright.access.api import router as access_router
+from cartwright.cart.api import router as cart_router
+from cartwright.catalog.api import router as catalog_router
+from cartwright.checkout.api import router as checkout_router
+from cartwright.events.api import router as events_router
+from cartwright.inventory.api import router as inventory_router
+from cartwright.kit.errors import (
+    AppError,
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    ValidationFailed,
+)
+from cartwright.kit.settings import Settings, get_settings
+from cartwright.ops import worker
+from cartwright.ops.api import router as ops_router
+from cartwright.orders.api import router as orders_router
+from cartwright.platform import Platform
+from cartwright.web.body import DOC_SCHEMAS
+from cartwright.web.responses import json_response
+
+log = structlog.get_logger("cartwright.api")
+
+
+def _problem(err: AppError) -> Response:
+    return json_response(err.problem(), err.status, err.headers or None)
+
+
+async def _app_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return _problem(exc)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    fields = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("path", "query", "header", "body")]
+        fields.append({"field": ".".join(loc), "message": str(err.get("msg", "is not valid"))})
+    return _problem(ValidationFailed("The request is not valid.", errors=fields))
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return _problem(NotFound("No such route."))
+    if exc.status_code == 405:
+        return _problem(MethodNotAllowed("This route does not take that method."))
+    return _problem(BadRequest(str(exc.detail)))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", path=request.url.path, method=request.method)
+    return json_response(
+        {
+            "type": "https://docs.cartwright.dev/problems/internal_error",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "Something went wrong on our side; it has been logged.",
+            "code": "internal_error",
+        },
+        500,
+    )
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    if run_worker is None:
+        run_worker = os.environ.get("CARTWRIGHT_RUN_WORKER", "1") != "0"
+    platform = Platform.build(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await platform.start()
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run_forever(platform, stop)) if run_worker else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(task, timeout=10)
+            await platform.stop()
+
+    app = FastAPI(
+        title="Cartwright API",
+        version="1",
+        description="Catalog, inventory, carts, checkout, payments and orders.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.platform = platform
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+    for router in (
+        ops_router, access_router, catalog_router, inventory_router, cart_router,
+        checkout_router, orders_router, events_router,
+    ):
+        app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(DOC_SCHEMAS)
+            schema["components"]["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer"}
+            }
+            schema["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

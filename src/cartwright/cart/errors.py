@@ -1,0 +1,13 @@
+from cartwright.kit.errors import AppError
+
+
+class CartClosed(AppError):
+    status = 409
+    code = "cart_closed"
+    title = "The cart has been checked out and cannot change"
+
+
+class CartNotReady(AppError):
+    status = 409
+    code = "cart_not_ready"
+    title = "The cart is not ready for checkout"

@@ -1,0 +1,28 @@
+import sqlalchemy as sa
+
+from cartwright.kit.schema import Json, Timestamp, id_column, metadata, timestamps
+
+carts = sa.Table(
+    "carts",
+    metadata,
+    id_column(),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("shipping_address", Json, nullable=True),
+    sa.Column("billing_address", Json, nullable=True),
+    sa.Column("shipping_method", sa.String(64), nullable=True),
+    sa.Column("order_id", sa.String(64), nullable=True),
+    *timestamps(),
+)
+
+cart_lines = sa.Table(
+    "cart_lines",
+    metadata,
+    id_column(),
+    sa.Column("cart_id", sa.String(64), sa.ForeignKey("carts.id"), nullable=False),
+    sa.Column("sku", sa.String(100), nullable=False),
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("cart_id", "sku"),
+)

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from cartwright.kit.db import Conn, Row
+
+CART_COLUMNS = (
+    "id, currency, email, status, shipping_address, billing_address, shipping_method,"
+    " order_id, created_at, updated_at"
+)
+
+
+async def insert_cart(
+    conn: Conn, cart_id: str, currency: str, email: str | None, now: datetime
+) -> Row:
+    row = await conn.fetchrow(
+        "INSERT INTO carts (id, currency, email, status, created_at, updated_at)"
+        f" VALUES ($1, $2, $3, 'open', $4, $4) RETURNING {CART_COLUMNS}",
+        cart_id, currency, email, now,
+    )
+    assert row is not None
+    return row
+
+
+async def get_cart(conn: Conn, cart_id: str) -> Row | None:
+    return await conn.fetchrow(f"SELECT {CART_COLUMNS} FROM carts WHERE id = $1", cart_id)
+
+
+async def touch_open_cart(conn: Conn, cart_id: str, now: datetime) -> Row | None:
+    """Lock an open cart for a change (its row lock orders it against checkout)."""
+    return await conn.fetchrow(
+        f"UPDATE carts SET updated_at = $2 WHERE id = $1 AND status = 'open' RETURNING {CART_COLUMNS}",
+        cart_id, now,
+    )
+
+
+async def update_fields(
+    conn: Conn, cart_id: str, fields: dict[str, Any], now: datetime
+) -> Row | None:
+    columns = sorted(fields)
+    assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=3))
+    return await conn.fetchrow(
+        f"UPDATE carts SET updated_at = $2, {assignments} WHERE id = $1 AND status = 'open'"
+        f" RETURNING {CART_COLUMNS}",
+        cart_id, now, *(fields[c] for c in columns),
+    )
+
+
+async def set_status(
+    conn: Conn, cart_id: str, *, from_status: str, to_status: str, order_id: str | None,
+    now: datetime,
+) -> Row | None:
+    return await conn.fetchrow(
+        "UPDATE carts SET status = $3, order_id = $4, updated_at = $5"
+        f" WHERE id = $1 AND status = $2 RETURNING {CART_COLUMNS}",
+        cart_id, from_status, to_status, order_id, now,
+    )
+
+
+async def lines(conn: Conn, cart_id: str) -> list[Row]:
+    return await conn.fetch(
+        "SELECT id, sku, quantity FROM cart_lines WHERE cart_id = $1 ORDER BY created_at, id",
+        cart_id,
+    )
+
+
+async def add_line(
+    conn: Conn, line_id: str, cart_id: str, sku: str, quantity: int, now: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO cart_lines (id, cart_id, sku, quantity, created_at) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = cart_lines.quantity + excluded.quantity",
+        line_id, cart_id, sku, quantity, now,
+    )
+
+
+async def set_line_quantity(conn: Conn, cart_id: str, line_id: str, quantity: int) -> bool:
+    return (
+        await conn.execute(
+            "UPDATE cart_lines SET quantity = $3 WHERE id = $2 AND cart_id = $1",
+            cart_id, line_id, quantity,
+        )
+        == 1
+    )
+
+
+async def delete_line(conn: Conn, cart_id: str, line_id: str) -> bool:
+    return (
+        await conn.execute(
+            "DELETE FROM cart_lines WHERE id = $2 AND cart_id = $1", cart_id, line_id
+        )
+        == 1
+    )

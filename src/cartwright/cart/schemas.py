@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StrictInt, StringConstraints, field_validator
+
+from cartwright.catalog.schemas import Sku
+from cartwright.kit.money import is_currency
+
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+]
+
+
+def _text(max_length: int) -> type[str]:
+    return Annotated[  # type: ignore[return-value]
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
+    ]
+
+
+class AddressIn(BaseModel):
+    name: _text(200)  # type: ignore[valid-type]
+    line1: _text(200)  # type: ignore[valid-type]
+    line2: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    city: _text(100)  # type: ignore[valid-type]
+    postal_code: _text(20)  # type: ignore[valid-type]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    region: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+
+
+class CartIn(BaseModel):
+    currency: str
+    email: Email | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def known_currency(cls, value: str) -> str:
+        if not is_currency(value):
+            raise ValueError("must be a supported ISO 4217 currency code, e.g. EUR")
+        return value
+
+
+class LineIn(BaseModel):
+    sku: Sku
+    quantity: Annotated[StrictInt, Field(ge=1, le=10_000)]
+
+
+class LineUpdate(BaseModel):
+    quantity: Annotated[StrictInt, Field(ge=0, le=10_000)]
+
+
+class CartUpdate(BaseModel):
+    """Only the fields sent change; `null` clears a field."""
+
+    email: Email | None = None
+    shipping_address: AddressIn | None = None
+    billing_address: AddressIn | None = None
+    shipping_method: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None

@@ -1,0 +1,324 @@
+"""Carts: lines, addresses, the shipping choice, and the priced quote behind the totals.
+
+A cart is `open` while the shopper edits it, `checking_out` while a payment for it is in
+flight, and `completed` once an order exists; only an open cart changes (`CartClosed`).
+Every change first locks the cart row (`touch_open_cart`), which orders it against a
+checkout of the same cart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from cartwright.cart import repository
+from cartwright.cart.errors import CartClosed, CartNotReady
+from cartwright.cart.schemas import CartIn, CartUpdate, LineIn
+from cartwright.catalog import service as catalog
+from cartwright.kit import clock, ids
+from cartwright.kit.db import Conn, Row
+from cartwright.kit.errors import NotFound, ValidationFailed
+from cartwright.providers.service import Providers
+
+
+class CartStatus(StrEnum):
+    OPEN = "open"
+    CHECKING_OUT = "checking_out"
+    COMPLETED = "completed"
+
+
+@dataclass(frozen=True, slots=True)
+class QuotedLine:
+    line_id: str
+    sku: str
+    variant_id: str | None
+    title: str
+    quantity: int
+    unit_price: int | None
+    subtotal: int
+    tax: int
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """The cart priced: what the shopper sees and what checkout charges."""
+
+    cart_id: str
+    currency: str
+    email: str | None
+    shipping_address: dict[str, Any] | None
+    billing_address: dict[str, Any] | None
+    shipping_method: str | None
+    lines: list[QuotedLine]
+    subtotal: int
+    discount: int
+    shipping: int
+    tax: int
+
+    @property
+    def total(self) -> int:
+        return self.subtotal - self.discount + self.shipping + self.tax
+
+    def not_ready_reasons(self) -> list[str]:
+        reasons = []
+        if not self.lines:
+            reasons.append("the cart has no lines")
+        if any(line.unit_price is None or line.variant_id is None for line in self.lines):
+            reasons.append("a line's product is not sold in the cart's currency")
+        if self.shipping_address is None:
+            reasons.append("the cart has no shipping address")
+        if self.shipping_method is None:
+            reasons.append("the cart has no shipping method")
+        return reasons
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _country(address: dict[str, Any] | None) -> str | None:
+    return None if address is None else address.get("country")
+
+
+async def quote(conn: Conn, providers: Providers, cart: Row) -> Quote:
+    line_rows = await repository.lines(conn, cart["id"])
+    currency = cart["currency"]
+    variants = await catalog.priced_variants(conn, [r["sku"] for r in line_rows], currency)
+    shipping_address = _json(cart["shipping_address"])
+    country = _country(shipping_address)
+    priced = []
+    for row in line_rows:
+        variant = variants.get(row["sku"])
+        unit_price = variant.unit_price if variant else None
+        priced.append((row, variant, unit_price))
+    amounts = [(p or 0) * r["quantity"] for r, _, p in priced]
+    method_code = cart["shipping_method"]
+    method = providers.shipping.find(method_code, country) if method_code else None
+    shipping = method.price(currency) if method else 0
+    taxes = providers.tax.quote(country, amounts, shipping)
+    lines = [
+        QuotedLine(
+            line_id=row["id"],
+            sku=row["sku"],
+            variant_id=variant.variant_id if variant else None,
+            title=variant.title if variant else row["sku"],
+            quantity=row["quantity"],
+            unit_price=unit_price,
+            subtotal=amount,
+            tax=tax,
+        )
+        for (row, variant, unit_price), amount, tax in zip(
+            priced, amounts, taxes.line_taxes, strict=True
+        )
+    ]
+    return Quote(
+        cart_id=cart["id"],
+        currency=currency,
+        email=cart["email"],
+        shipping_address=shipping_address,
+        billing_address=_json(cart["billing_address"]),
+        shipping_method=method.code if method else None,
+        lines=lines,
+        subtotal=sum(amounts),
+        discount=0,
+        shipping=shipping,
+        tax=taxes.total,
+    )
+
+
+def present(cart: Row, q: Quote) -> dict[str, Any]:
+    currency = q.currency
+
+    def money(amount: int | None) -> dict[str, Any] | None:
+        return None if amount is None else {"amount": amount, "currency": currency}
+
+    return {
+        "id": cart["id"],
+        "status": cart["status"],
+        "currency": currency,
+        "email": q.email,
+        "lines": [
+            {
+                "id": line.line_id,
+                "sku": line.sku,
+                "variant_id": line.variant_id,
+                "title": line.title,
+                "quantity": line.quantity,
+                "unit_price": money(line.unit_price),
+                "total": money(line.subtotal),
+                "tax": money(line.tax),
+            }
+            for line in q.lines
+        ],
+        "shipping_address": q.shipping_address,
+        "billing_address": q.billing_address,
+        "shipping_method": q.shipping_method,
+        "totals": {
+            "subtotal": money(q.subtotal),
+            "discount": money(q.discount),
+            "shipping": money(q.shipping),
+            "tax": money(q.tax),
+            "total": money(q.total),
+        },
+        "order_id": cart["order_id"],
+        "created_at": clock.isoformat(cart["created_at"]),
+        "updated_at": clock.isoformat(cart["updated_at"]),
+    }
+
+
+async def _view(conn: Conn, providers: Providers, cart: Row) -> dict[str, Any]:
+    return present(cart, await quote(conn, providers, cart))
+
+
+async def _open_cart(conn: Conn, cart_id: str) -> Row:
+    cart = await repository.touch_open_cart(conn, cart_id, clock.utcnow())
+    if cart is None:
+        await _raise_missing_or_closed(conn, cart_id)
+    assert cart is not None
+    return cart
+
+
+async def _raise_missing_or_closed(conn: Conn, cart_id: str) -> None:
+    if await repository.get_cart(conn, cart_id) is None:
+        raise NotFound(f"No cart {cart_id}.")
+    raise CartClosed(f"Cart {cart_id} has been checked out and can no longer change.")
+
+
+async def create_cart(conn: Conn, providers: Providers, data: CartIn) -> dict[str, Any]:
+    cart = await repository.insert_cart(
+        conn, ids.new_secret_id("cart"), data.currency, data.email, clock.utcnow()
+    )
+    return present(cart, await quote(conn, providers, cart))
+
+
+async def get_cart(conn: Conn, providers: Providers, cart_id: str) -> dict[str, Any]:
+    cart = await repository.get_cart(conn, cart_id)
+    if cart is None:
+        raise NotFound(f"No cart {cart_id}.")
+    return await _view(conn, providers, cart)
+
+
+async def add_line(
+    conn: Conn, providers: Providers, cart_id: str, data: LineIn
+) -> dict[str, Any]:
+    cart = await _open_cart(conn, cart_id)
+    variant = (await catalog.priced_variants(conn, [data.sku], cart["currency"])).get(data.sku)
+    if variant is None:
+        raise ValidationFailed.field("sku", f"no variant has the SKU {data.sku!r}")
+    if variant.unit_price is None:
+        raise ValidationFailed.field("sku", f"{data.sku!r} has no price in {cart['currency']}")
+    await repository.add_line(
+        conn, ids.new_id("line"), cart_id, data.sku, data.quantity, clock.utcnow()
+    )
+    return await _view(conn, providers, cart)
+
+
+async def change_line(
+    conn: Conn, providers: Providers, cart_id: str, line_id: str, quantity: int
+) -> dict[str, Any]:
+    cart = await _open_cart(conn, cart_id)
+    if quantity == 0:
+        found = await repository.delete_line(conn, cart_id, line_id)
+    else:
+        found = await repository.set_line_quantity(conn, cart_id, line_id, quantity)
+    if not found:
+        raise NotFound(f"Cart {cart_id} has no line {line_id}.")
+    return await _view(conn, providers, cart)
+
+
+async def remove_line(
+    conn: Conn, providers: Providers, cart_id: str, line_id: str
+) -> dict[str, Any]:
+    return await change_line(conn, providers, cart_id, line_id, 0)
+
+
+async def update_cart(
+    conn: Conn, providers: Providers, cart_id: str, data: CartUpdate
+) -> dict[str, Any]:
+    sent = data.model_fields_set
+    fields: dict[str, Any] = {}
+    if "email" in sent:
+        fields["email"] = data.email
+    for name in ("shipping_address", "billing_address"):
+        if name in sent:
+            address = getattr(data, name)
+            fields[name] = (
+                None if address is None else orjson.dumps(address.model_dump()).decode()
+            )
+    if "shipping_method" in sent:
+        if data.shipping_method is not None:
+            cart = await repository.get_cart(conn, cart_id)
+            address = data.shipping_address if "shipping_address" in sent else None
+            country = address.country if address else _country(
+                _json(cart["shipping_address"]) if cart else None
+            )
+            if providers.shipping.find(data.shipping_method, country) is None:
+                raise ValidationFailed.field(
+                    "shipping_method", f"{data.shipping_method!r} is not offered for this cart"
+                )
+        fields["shipping_method"] = data.shipping_method
+    if not fields:
+        cart = await _open_cart(conn, cart_id)
+        return await _view(conn, providers, cart)
+    updated = await repository.update_fields(conn, cart_id, fields, clock.utcnow())
+    if updated is None:
+        await _raise_missing_or_closed(conn, cart_id)
+    assert updated is not None
+    return await _view(conn, providers, updated)
+
+
+async def shipping_methods(conn: Conn, providers: Providers, cart_id: str) -> dict[str, Any]:
+    cart = await repository.get_cart(conn, cart_id)
+    if cart is None:
+        raise NotFound(f"No cart {cart_id}.")
+    country = _country(_json(cart["shipping_address"]))
+    currency = cart["currency"]
+    return {
+        "data": [
+            {
+                "code": m.code,
+                "title": m.title,
+                "price": {"amount": m.price(currency), "currency": currency},
+            }
+            for m in providers.shipping.methods(country)
+        ]
+    }
+
+
+# --------------------------------------------------------------- used by the checkout saga
+
+
+async def begin_checkout(conn: Conn, providers: Providers, cart_id: str) -> Quote:
+    """Freeze an open cart for checkout and price it; raises if it is not ready.
+
+    The caller's transaction rolls the freeze back if anything after it fails."""
+    cart = await repository.set_status(
+        conn, cart_id, from_status=CartStatus.OPEN, to_status=CartStatus.CHECKING_OUT,
+        order_id=None, now=clock.utcnow(),
+    )
+    if cart is None:
+        await _raise_missing_or_closed(conn, cart_id)
+    assert cart is not None
+    q = await quote(conn, providers, cart)
+    reasons = q.not_ready_reasons()
+    if reasons:
+        raise CartNotReady(f"The cart is not ready for checkout: {'; '.join(reasons)}.")
+    return q
+
+
+async def complete_checkout(conn: Conn, cart_id: str, order_id: str) -> None:
+    await repository.set_status(
+        conn, cart_id, from_status=CartStatus.CHECKING_OUT, to_status=CartStatus.COMPLETED,
+        order_id=order_id, now=clock.utcnow(),
+    )
+
+
+async def reopen(conn: Conn, cart_id: str) -> None:
+    """After a failed payment the shopper can change the cart and pay again."""
+    await repository.set_status(
+        conn, cart_id, from_status=CartStatus.CHECKING_OUT, to_status=CartStatus.OPEN,
+        order_id=None, now=clock.utcnow(),
+    )

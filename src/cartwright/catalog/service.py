@@ -1,0 +1,124 @@
+"""Catalog: products with variants (one SKU each) and a base price per currency."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cartwright.catalog import repository
+from cartwright.catalog.errors import SkuTaken
+from cartwright.catalog.schemas import ProductIn
+from cartwright.kit import clock, ids
+from cartwright.kit.db import Conn, Row, UniqueViolation
+from cartwright.kit.errors import NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class PricedVariant:
+    variant_id: str
+    sku: str
+    title: str
+    weight_grams: int | None
+    unit_price: int | None  # None: the variant has no price in the asked currency
+
+
+async def create_product(conn: Conn, data: ProductIn) -> dict[str, Any]:
+    skus = [v.sku for v in data.variants]
+    taken = await repository.taken_skus(conn, skus)
+    if taken:
+        raise SkuTaken(f"SKU already in use: {', '.join(sorted(taken))}.")
+    now = clock.utcnow()
+    product_id = ids.new_id("prod")
+    await repository.insert_product(conn, product_id, data.title, data.description, now)
+    variant_rows, price_rows = [], []
+    for position, variant in enumerate(data.variants):
+        variant_id = ids.new_id("var")
+        variant_rows.append(
+            (variant_id, product_id, variant.sku, variant.title, variant.weight_grams, position)
+        )
+        price_rows.extend((variant_id, p.currency, p.amount) for p in variant.prices)
+    try:
+        await repository.insert_variants(conn, variant_rows)
+    except UniqueViolation:  # a concurrent request took the SKU after our check
+        raise SkuTaken(f"SKU already in use: {', '.join(sorted(skus))}.") from None
+    await repository.insert_prices(conn, price_rows)
+    product = await get_product(conn, product_id)
+    return product
+
+
+def _present(product: Row, variant_rows: Sequence[Row]) -> dict[str, Any]:
+    variants: dict[str, dict[str, Any]] = {}
+    for row in variant_rows:
+        variant = variants.get(row["id"])
+        if variant is None:
+            variant = variants[row["id"]] = {
+                "id": row["id"],
+                "sku": row["sku"],
+                "title": row["title"],
+                "weight_grams": row["weight_grams"],
+                "prices": [],
+            }
+        if row["currency"] is not None:
+            variant["prices"].append({"amount": row["amount"], "currency": row["currency"]})
+    return {
+        "id": product["id"],
+        "title": product["title"],
+        "description": product["description"],
+        "variants": list(variants.values()),
+        "created_at": clock.isoformat(product["created_at"]),
+        "updated_at": clock.isoformat(product["updated_at"]),
+    }
+
+
+async def get_product(conn: Conn, product_id: str) -> dict[str, Any]:
+    product = await repository.get_product(conn, product_id)
+    if product is None:
+        raise NotFound(f"No product {product_id}.")
+    return _present(product, await repository.variants_of(conn, [product_id]))
+
+
+def _like_pattern(query: str) -> str:
+    escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_products(
+    conn: Conn, *, limit: int, starting_after: str | None, query: str | None
+) -> dict[str, Any]:
+    rows = await repository.list_products(
+        conn,
+        limit=limit + 1,
+        starting_after=starting_after,
+        title_pattern=_like_pattern(query) if query else None,
+    )
+    page = rows[:limit]
+    by_product: dict[str, list[Row]] = {r["id"]: [] for r in page}
+    if page:
+        for row in await repository.variants_of(conn, list(by_product)):
+            by_product[row["product_id"]].append(row)
+    return {
+        "data": [_present(r, by_product[r["id"]]) for r in page],
+        "has_more": len(rows) > limit,
+    }
+
+
+async def priced_variants(
+    conn: Conn, skus: Sequence[str], currency: str
+) -> dict[str, PricedVariant]:
+    """The variants of `skus` with their price in `currency`; unknown SKUs are absent."""
+    if not skus:
+        return {}
+    result = {}
+    for row in await repository.priced_variants(conn, list(dict.fromkeys(skus)), currency):
+        title = row["product_title"]
+        if row["variant_title"]:
+            title = f"{title} – {row['variant_title']}"
+        result[row["sku"]] = PricedVariant(
+            row["id"], row["sku"], title, row["weight_grams"], row["amount"]
+        )
+    return result
+
+
+async def sku_exists(conn: Conn, sku: str) -> bool:
+    return await repository.sku_exists(conn, sku)

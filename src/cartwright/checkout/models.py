@@ -1,0 +1,26 @@
+import sqlalchemy as sa
+
+from cartwright.kit.schema import Json, Timestamp, id_column, metadata, timestamps
+
+# One attempt to turn a cart into an order: the saga's durable state between its commits.
+# `snapshot` is the priced cart (lines, totals, addresses) the payment was asked for, so
+# recovery can place exactly that order after a crash.
+checkouts = sa.Table(
+    "checkouts",
+    metadata,
+    id_column(),
+    sa.Column("cart_id", sa.String(64), nullable=False, index=True),
+    sa.Column("order_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("payment_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("snapshot", Json, nullable=False),
+    sa.Column("access_token_hash", sa.String(64), nullable=False),
+    # When the recovery worker should look at it next (a lease while it does).
+    sa.Column("next_check_at", Timestamp, nullable=False),
+    # The idempotency record of the request that started it, to complete on recovery.
+    sa.Column("idempotency_owner", sa.String(64), nullable=True),
+    sa.Column("idempotency_route", sa.String(300), nullable=True),
+    sa.Column("idempotency_key", sa.String(255), nullable=True),
+    *timestamps(),
+    sa.Index("ix_checkouts_status_next_check_at", "status", "next_check_at"),
+)

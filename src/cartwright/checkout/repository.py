@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from cartwright.kit.db import Conn, Dialect, Row
+
+CHECKOUT_COLUMNS = (
+    "id, cart_id, order_id, payment_id, status, snapshot, access_token_hash,"
+    " idempotency_owner, idempotency_route, idempotency_key, next_check_at, created_at,"
+    " updated_at"
+)
+
+
+async def insert_checkout(conn: Conn, values: Sequence[object]) -> None:
+    await conn.execute(
+        "INSERT INTO checkouts (id, cart_id, order_id, payment_id, status, snapshot,"
+        " access_token_hash, idempotency_owner, idempotency_route, idempotency_key,"
+        " next_check_at, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        *values,
+    )
+
+
+async def move(
+    conn: Conn, checkout_id: str, *, from_status: str, to_status: str, next_check_at: datetime,
+    now: datetime,
+) -> bool:
+    """The saga's guard: only one process moves a checkout out of a state."""
+    return (
+        await conn.execute(
+            "UPDATE checkouts SET status = $3, next_check_at = $4, updated_at = $5"
+            " WHERE id = $1 AND status = $2",
+            checkout_id, from_status, to_status, next_check_at, now,
+        )
+        == 1
+    )
+
+
+async def get_by_order(conn: Conn, order_id: str) -> Row | None:
+    return await conn.fetchrow(
+        f"SELECT {CHECKOUT_COLUMNS} FROM checkouts WHERE order_id = $1", order_id
+    )
+
+
+async def lease_due(
+    conn: Conn, *, statuses: Sequence[str], now: datetime, lease_until: datetime, limit: int
+) -> list[Row]:
+    """Take up to `limit` checkouts due for a look, pushing their next look to
+    `lease_until` so other workers skip them meanwhile."""
+    skip_locked = " FOR UPDATE SKIP LOCKED" if conn.dialect is Dialect.POSTGRES else ""
+    marks = ", ".join(f"${i}" for i in range(4, 4 + len(statuses)))
+    return await conn.fetch(
+        "UPDATE checkouts SET next_check_at = $2 WHERE id IN (SELECT id FROM checkouts"
+        f" WHERE status IN ({marks}) AND next_check_at <= $1 ORDER BY next_check_at"
+        f" LIMIT $3{skip_locked}) RETURNING {CHECKOUT_COLUMNS}",
+        now, lease_until, limit, *statuses,
+    )
+
+
+async def reschedule(conn: Conn, checkout_id: str, next_check_at: datetime) -> None:
+    await conn.execute(
+        "UPDATE checkouts SET next_check_at = $2 WHERE id = $1", checkout_id, next_check_at
+    )

@@ -1,0 +1,148 @@
+"""`cartwright migrate | serve | worker | create-key`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import tempfile
+from typing import Annotated
+
+import typer
+
+from cartwright.kit.settings import get_settings
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Cartwright commerce platform.")
+
+
+def _migrate() -> None:
+    from cartwright.migrations.runner import upgrade
+
+    upgrade(get_settings().database_url)
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the schema migrations to the configured database."""
+    _migrate()
+    typer.echo("database is up to date")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="API processes.")] = 1,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run the background worker in-process.")
+    ] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Migrate, load demo data and print a key pair.")
+    ] = False,
+) -> None:
+    """Serve the HTTP API (and, unless --no-worker, the background worker)."""
+    import uvicorn
+
+    from cartwright.ops.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if demo:
+        _migrate()
+        from cartwright.kit.db import Database
+        from cartwright.ops.demo import load
+
+        async def _load() -> tuple[dict[str, object], dict[str, object]]:
+            db = Database(settings.database_url)
+            await db.connect()
+            try:
+                return await load(db)
+            finally:
+                await db.close()
+
+        publishable, secret = asyncio.run(_load())
+        typer.echo(
+            f"Demo shop ready on http://{host}:{port} ({settings.database_url})\n"
+            f"  publishable key: {publishable['key']}\n"
+            f"  secret key:      {secret['key']}\n"
+            f"  API docs:        http://{host}:{port}/docs"
+        )
+    os.environ["CARTWRIGHT_RUN_WORKER"] = "0" if no_worker else "1"
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cartwright-metrics-")
+    uvicorn.run(
+        "cartwright.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@cli.command()
+def worker() -> None:
+    """Run the background work alone (payment recovery, housekeeping)."""
+    import uvloop
+
+    from cartwright.ops.logging import configure_logging
+    from cartwright.ops.worker import run_forever
+    from cartwright.platform import Platform
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+
+    async def _run() -> None:
+        platform = Platform.build(settings)
+        await platform.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await run_forever(platform, stop)
+        finally:
+            await platform.stop()
+
+    uvloop.run(_run())
+
+
+@cli.command("create-key")
+def create_key(
+    type_: Annotated[str, typer.Option("--type", help="publishable or secret")] = "secret",
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="Scope (repeat); default: all")
+    ] = None,
+) -> None:
+    """Create an API key and print it (it is shown this once)."""
+    from cartwright.access import service as access
+    from cartwright.kit.db import Database
+
+    settings = get_settings()
+
+    async def _create() -> dict[str, object]:
+        db = Database(settings.database_url)
+        await db.connect()
+        try:
+            async with db.transaction() as conn:
+                return await access.create_key(
+                    conn, key_type=access.KeyType(type_), name=name, scopes=scope or None
+                )
+        finally:
+            await db.close()
+
+    created = asyncio.run(_create())
+    typer.echo(f"{created['id']} {created['type']} {created['key']}")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

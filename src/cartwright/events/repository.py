@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from cartwright.kit.db import Conn, Row
+
+
+async def insert_events(conn: Conn, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:
+    values = ", ".join(
+        f"(${i * 5 + 1}, ${i * 5 + 2}, ${i * 5 + 3}, ${i * 5 + 4}, ${i * 5 + 5})"
+        for i in range(len(rows))
+    )
+    await conn.execute(
+        f"INSERT INTO events (id, type, aggregate_id, data, created_at) VALUES {values}",
+        *(value for row in rows for value in row),
+    )
+
+
+async def seq_of(conn: Conn, event_id: str) -> int | None:
+    value = await conn.fetchval("SELECT seq FROM events WHERE id = $1", event_id)
+    return None if value is None else int(value)
+
+
+async def list_events(
+    conn: Conn, *, after_seq: int, event_type: str | None, limit: int
+) -> list[Row]:
+    if event_type is None:
+        return await conn.fetch(
+            "SELECT seq, id, type, data, created_at FROM events WHERE seq > $1"
+            " ORDER BY seq LIMIT $2",
+            after_seq, limit,
+        )
+    return await conn.fetch(
+        "SELECT seq, id, type, data, created_at FROM events WHERE type = $2 AND seq > $1"
+        " ORDER BY seq LIMIT $3",
+        after_seq, event_type, limit,
+    )

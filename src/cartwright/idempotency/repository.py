@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from cartwright.kit.db import Conn, Row
+
+
+async def insert_claim(
+    conn: Conn, owner: str, route: str, key: str, request_hash: str, now: datetime
+) -> bool:
+    inserted = await conn.fetchval(
+        "INSERT INTO idempotency_keys (owner, route, key, request_hash, status, created_at)"
+        " VALUES ($1, $2, $3, $4, 'in_progress', $5)"
+        " ON CONFLICT (owner, route, key) DO NOTHING RETURNING 1",
+        owner, route, key, request_hash, now,
+    )
+    return inserted is not None
+
+
+async def get(conn: Conn, owner: str, route: str, key: str) -> Row | None:
+    return await conn.fetchrow(
+        "SELECT request_hash, status, response_status, response_body, created_at"
+        " FROM idempotency_keys WHERE owner = $1 AND route = $2 AND key = $3",
+        owner, route, key,
+    )
+
+
+async def restart_expired(
+    conn: Conn, owner: str, route: str, key: str, request_hash: str, now: datetime,
+    expired_before: datetime,
+) -> bool:
+    """Take over a key whose 24 hours are over, as if it were new."""
+    restarted = await conn.fetchval(
+        "UPDATE idempotency_keys SET request_hash = $4, status = 'in_progress',"
+        " response_status = NULL, response_body = NULL, created_at = $5, completed_at = NULL"
+        " WHERE owner = $1 AND route = $2 AND key = $3 AND created_at < $6 RETURNING 1",
+        owner, route, key, request_hash, now, expired_before,
+    )
+    return restarted is not None
+
+
+async def complete(
+    conn: Conn, owner: str, route: str, key: str, status: int, body: str, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE idempotency_keys SET status = 'done', response_status = $4,"
+        " response_body = $5, completed_at = $6 WHERE owner = $1 AND route = $2 AND key = $3",
+        owner, route, key, status, body, now,
+    )
+
+
+async def insert_completed(
+    conn: Conn, owner: str, route: str, key: str, request_hash: str, status: int, body: str,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO idempotency_keys (owner, route, key, request_hash, status,"
+        " response_status, response_body, created_at, completed_at)"
+        " VALUES ($1, $2, $3, $4, 'done', $5, $6, $7, $7)"
+        " ON CONFLICT (owner, route, key) DO NOTHING",
+        owner, route, key, request_hash, status, body, now,
+    )
+
+
+async def delete_expired(conn: Conn, expired_before: datetime) -> int:
+    return await conn.execute(
+        "DELETE FROM idempotency_keys WHERE created_at < $1 AND status = 'done'", expired_before
+    )

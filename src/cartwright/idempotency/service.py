@@ -1,0 +1,92 @@
+"""Idempotency keys, as the contract fixes them.
+
+A request with a key claims `(owner, route, key)` as the first statement of its own
+transaction. A concurrent duplicate waits on that row (PostgreSQL's unique index, SQLite's
+write lock) and then sees either the finished response, to replay, or a claim that is still
+running (the checkout saga commits its claim before calling the provider): 409.
+A request that fails before any effect rolls its claim back with everything else, so the
+corrected retry runs; a stored failure is written by `store_outcome` afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+import orjson
+
+from cartwright.idempotency import repository
+from cartwright.idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyReused
+from cartwright.kit import clock
+from cartwright.kit.db import Conn
+from cartwright.kit.errors import ValidationFailed
+
+RETENTION = timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    owner: str
+    route: str
+    key: str
+    request_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    body: bytes
+
+
+def request_hash(body: object) -> str:
+    """Hash of the request's canonical JSON, so whitespace or key order do not matter."""
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def make_claim(owner: str, route: str, key: str, body: object) -> Claim:
+    if not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise ValidationFailed.field("Idempotency-Key", "must be 1 to 255 characters")
+    return Claim(owner, route, key, request_hash(body))
+
+
+async def claim(conn: Conn, c: Claim) -> StoredResponse | None:
+    """Claim the key; returns the stored response when the request already ran."""
+    now = clock.utcnow()
+    if await repository.insert_claim(conn, c.owner, c.route, c.key, c.request_hash, now):
+        return None
+    row = await repository.get(conn, c.owner, c.route, c.key)
+    if row is None:  # deleted by the retention sweep between our two statements
+        if await repository.insert_claim(conn, c.owner, c.route, c.key, c.request_hash, now):
+            return None
+        raise IdempotencyKeyInUse()
+    if row["created_at"] < now - RETENTION and await repository.restart_expired(
+        conn, c.owner, c.route, c.key, c.request_hash, now, now - RETENTION
+    ):
+        return None
+    if row["request_hash"] != c.request_hash:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request body."
+        )
+    if row["status"] != "done":
+        raise IdempotencyKeyInUse("A request with this Idempotency-Key is still running.")
+    return StoredResponse(row["response_status"], row["response_body"].encode())
+
+
+async def complete(conn: Conn, c: Claim, status: int, body: bytes) -> None:
+    """Store the response, in the transaction of the effects it describes."""
+    await repository.complete(
+        conn, c.owner, c.route, c.key, status, body.decode(), clock.utcnow()
+    )
+
+
+async def store_outcome(conn: Conn, c: Claim, status: int, body: bytes) -> None:
+    """Store a response for a request whose own transaction rolled back (a stored error)."""
+    await repository.insert_completed(
+        conn, c.owner, c.route, c.key, c.request_hash, status, body.decode(), clock.utcnow()
+    )
+
+
+async def purge_expired(conn: Conn) -> int:
+    return await repository.delete_expired(conn, clock.utcnow() - RETENTION)

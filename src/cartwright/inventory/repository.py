@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from cartwright.kit.db import Conn, Row
+
+
+async def upsert_on_hand(
+    conn: Conn, warehouse_id: str, sku: str, on_hand: int, now: datetime
+) -> Row:
+    row = await conn.fetchrow(
+        "INSERT INTO stock_levels (warehouse_id, sku, on_hand, reserved, updated_at)"
+        " VALUES ($1, $2, $3, 0, $4)"
+        " ON CONFLICT (warehouse_id, sku) DO UPDATE SET on_hand = excluded.on_hand,"
+        " updated_at = excluded.updated_at RETURNING sku, on_hand, reserved",
+        warehouse_id, sku, on_hand, now,
+    )
+    assert row is not None
+    return row
+
+
+async def get_level(conn: Conn, warehouse_id: str, sku: str) -> Row | None:
+    return await conn.fetchrow(
+        "SELECT sku, on_hand, reserved FROM stock_levels WHERE warehouse_id = $1 AND sku = $2",
+        warehouse_id, sku,
+    )
+
+
+async def take(conn: Conn, warehouse_id: str, sku: str, quantity: int, now: datetime) -> bool:
+    """Reserve `quantity` only if that many are available: the no-oversell statement."""
+    return (
+        await conn.execute(
+            "UPDATE stock_levels SET reserved = reserved + $3, updated_at = $4"
+            " WHERE warehouse_id = $1 AND sku = $2 AND on_hand - reserved >= $3",
+            warehouse_id, sku, quantity, now,
+        )
+        == 1
+    )
+
+
+async def insert_reservations(conn: Conn, rows: Sequence[tuple[object, ...]]) -> None:
+    await conn.executemany(
+        "INSERT INTO reservations (id, reference, warehouse_id, sku, quantity, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        rows,
+    )
+
+
+async def delete_reservations(conn: Conn, reference: str) -> list[Row]:
+    return await conn.fetch(
+        "DELETE FROM reservations WHERE reference = $1 RETURNING warehouse_id, sku, quantity",
+        reference,
+    )
+
+
+async def give_back(
+    conn: Conn, warehouse_id: str, sku: str, quantity: int, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE stock_levels SET reserved = reserved - $3, updated_at = $4"
+        " WHERE warehouse_id = $1 AND sku = $2",
+        warehouse_id, sku, quantity, now,
+    )

@@ -1,0 +1,275 @@
+"""Database access: one small port over two drivers.
+
+Services get a `Conn` and write SQL with `$1`-style parameters. On PostgreSQL it runs on an
+asyncpg pool (prepared statements cached per connection); on SQLite the same text runs on
+one aiosqlite connection with `?1`-style parameters. The checkout path issues a handful of
+statements per request, and at that size the driver, not an ORM, is where the time goes
+(see docs/adr/0002-driver-level-sql.md). The schema itself is defined with SQLAlchemy in
+each module's `models.py` and created by Alembic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import aiosqlite
+import asyncpg
+
+Row = Mapping[str, Any]
+
+
+class UniqueViolation(Exception):
+    """An INSERT or UPDATE hit a unique constraint; the transaction is unusable after it."""
+
+
+class Dialect(StrEnum):
+    POSTGRES = "postgresql"
+    SQLITE = "sqlite"
+
+
+class Conn(Protocol):
+    dialect: Dialect
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+    async def fetchval(self, sql: str, *args: Any) -> Any: ...
+    async def execute(self, sql: str, *args: Any) -> int: ...
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+def dialect_of(url: str) -> Dialect:
+    scheme = urlsplit(url).scheme.split("+", 1)[0]
+    if scheme in ("postgresql", "postgres"):
+        return Dialect.POSTGRES
+    if scheme == "sqlite":
+        return Dialect.SQLITE
+    raise ValueError(f"unsupported database url scheme: {scheme!r}")
+
+
+def sqlite_path(url: str) -> str:
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    return path or ":memory:"
+
+
+def asyncpg_dsn(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return "postgresql://" + rest if scheme.startswith("postgres") else url
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The URL Alembic uses: psycopg for PostgreSQL, the stdlib driver for SQLite."""
+    if dialect_of(url) is Dialect.POSTGRES:
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+# ---------------------------------------------------------------------------- PostgreSQL
+
+
+def _rowcount(status: str) -> int:
+    tail = status.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+class PgConn:
+    __slots__ = ("_c",)
+    dialect = Dialect.POSTGRES
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._c = connection
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            return await self._c.fetch(sql, *args)  # type: ignore[no-any-return]
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(exc.constraint_name) from exc
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        try:
+            return await self._c.fetchrow(sql, *args)  # type: ignore[no-any-return]
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(exc.constraint_name) from exc
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        try:
+            return await self._c.fetchval(sql, *args)
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(exc.constraint_name) from exc
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        try:
+            return _rowcount(await self._c.execute(sql, *args))
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(exc.constraint_name) from exc
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            await self._c.executemany(sql, rows)
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(exc.constraint_name) from exc
+
+
+# -------------------------------------------------------------------------------- SQLite
+
+_PARAM = re.compile(r"\$(\d+)")
+
+
+@lru_cache(maxsize=1024)
+def _to_sqlite(sql: str) -> str:
+    return _PARAM.sub(r"?\1", sql)
+
+
+def _adapt_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _convert_datetime(raw: bytes) -> datetime:
+    parsed = datetime.fromisoformat(raw.decode())
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+sqlite3.register_adapter(datetime, _adapt_datetime)
+sqlite3.register_converter("DATETIME", _convert_datetime)
+sqlite3.register_converter("TIMESTAMP", _convert_datetime)
+
+
+class SqliteConn:
+    __slots__ = ("_c",)
+    dialect = Dialect.SQLITE
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._c = connection
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            async with self._c.execute(_to_sqlite(sql), args) as cursor:
+                return list(await cursor.fetchall())  # type: ignore[arg-type]
+        except sqlite3.IntegrityError as exc:
+            raise _integrity(exc) from exc
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        row = await self.fetchrow(sql, *args)
+        return None if row is None else row[0]  # type: ignore[index]
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        try:
+            async with self._c.execute(_to_sqlite(sql), args) as cursor:
+                if cursor.description is not None:  # RETURNING: drain it so the statement ends
+                    await cursor.fetchall()
+                return cursor.rowcount
+        except sqlite3.IntegrityError as exc:
+            raise _integrity(exc) from exc
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            await self._c.executemany(_to_sqlite(sql), rows)
+        except sqlite3.IntegrityError as exc:
+            raise _integrity(exc) from exc
+
+
+def _integrity(exc: sqlite3.IntegrityError) -> Exception:
+    message = str(exc)
+    if message.startswith("UNIQUE constraint failed"):
+        return UniqueViolation(message.split(":", 1)[-1].strip())
+    return exc
+
+
+# ------------------------------------------------------------------------------ Database
+
+
+class Database:
+    """Owns the connections of one process. `transaction()` is the unit of work."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.dialect = dialect_of(url)
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._sqlite: aiosqlite.Connection | None = None
+        self._sqlite_lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        if self.dialect is Dialect.POSTGRES:
+            self._pool = await asyncpg.create_pool(
+                asyncpg_dsn(self.url),
+                min_size=min(2, self._pool_size),
+                max_size=self._pool_size,
+                command_timeout=30,
+                server_settings={"application_name": "cartwright"},
+            )
+        else:
+            conn = await aiosqlite.connect(
+                sqlite_path(self.url), isolation_level=None, detect_types=sqlite3.PARSE_DECLTYPES
+            )
+            conn.row_factory = sqlite3.Row
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA synchronous=NORMAL",
+                "PRAGMA busy_timeout=10000",
+                "PRAGMA foreign_keys=ON",
+            ):
+                await conn.execute(pragma)
+            self._sqlite = conn
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        if self._sqlite is not None:
+            await self._sqlite.close()
+            self._sqlite = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        if self._pool is not None:
+            async with self._pool.acquire() as connection, connection.transaction():
+                yield PgConn(connection)
+            return
+        assert self._sqlite is not None, "Database.connect() was not called"
+        async with self._sqlite_lock:
+            # IMMEDIATE takes the write lock up front: two processes on one file then wait
+            # for each other (busy_timeout) instead of failing half-way through.
+            await self._sqlite.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteConn(self._sqlite)
+            except BaseException:
+                await self._sqlite.execute("ROLLBACK")
+                raise
+            await self._sqlite.execute("COMMIT")
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Conn]:
+        """A connection in autocommit mode, for reads and single-statement writes."""
+        if self._pool is not None:
+            async with self._pool.acquire() as connection:
+                yield PgConn(connection)
+            return
+        assert self._sqlite is not None, "Database.connect() was not called"
+        async with self._sqlite_lock:
+            yield SqliteConn(self._sqlite)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.connection() as conn:
+                return bool(await conn.fetchval("SELECT 1") == 1)
+        except (OSError, asyncpg.PostgresError, sqlite3.Error, asyncio.TimeoutError):
+            return False
+
+
+def placeholders(start: int, count: int) -> str:
+    """`$start, $start+1, ...`: for IN lists, portable across both dialects."""
+    return ", ".join(f"${i}" for i in range(start, start + count))

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from cartwright.access.scopes import Scope
+from cartwright.access.service import Principal
+from cartwright.checkout import service as checkout
+from cartwright.orders import service
+from cartwright.web.deps import Page, caller, page, platform, requires
+from cartwright.web.responses import json_response
+
+router = APIRouter(prefix="/v1", tags=["orders"])
+ORDER_TOKEN_HEADER = "cartwright-order-token"
+
+
+async def _readable(request: Request, order_id: str, principal: Principal) -> None:
+    """A publishable key opens an order only with that order's token; otherwise the
+    order is as good as missing (404), so order ids cannot be probed."""
+    async with platform(request).db.connection() as conn:
+        await service.get_order(
+            conn, order_id, access_token=request.headers.get(ORDER_TOKEN_HEADER),
+            require_token=True,
+        )
+
+
+@router.get("/orders")
+async def list_orders(
+    request: Request,
+    _: Principal = Depends(requires(Scope.ORDERS_READ)),
+    paging: Page = Depends(page),
+) -> Response:
+    async with platform(request).db.connection() as conn:
+        body = await service.list_orders(
+            conn, limit=paging.limit, starting_after=paging.starting_after
+        )
+    return json_response(body)
+
+
+@router.get("/orders/{order_id}")
+async def get_order(
+    request: Request, order_id: str, principal: Principal = Depends(caller)
+) -> Response:
+    if principal.is_publishable:
+        async with platform(request).db.connection() as conn:
+            body = await service.get_order(
+                conn, order_id, access_token=request.headers.get(ORDER_TOKEN_HEADER),
+                require_token=True,
+            )
+        return json_response(body)
+    principal.require(Scope.ORDERS_READ)
+    async with platform(request).db.connection() as conn:
+        return json_response(await service.get_order(conn, order_id))
+
+
+@router.post("/orders/{order_id}/payment/confirm")
+async def confirm_payment(
+    request: Request, order_id: str, principal: Principal = Depends(caller)
+) -> Response:
+    if principal.is_publishable:
+        await _readable(request, order_id, principal)
+    else:
+        principal.require(Scope.ORDERS_WRITE)
+    return json_response(await checkout.confirm_payment(platform(request), order_id))

@@ -1,0 +1,3 @@
+from cartwright.kit.errors import InvalidState
+
+__all__ = ["InvalidState"]

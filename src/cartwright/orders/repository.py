@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from cartwright.kit.db import Conn, Row
+
+ORDER_COLUMNS = (
+    "number, id, cart_id, status, payment_status, fulfillment_status, currency, email,"
+    " shipping_address, billing_address, shipping_method, subtotal, discount, shipping, tax,"
+    " total, amount_captured, amount_refunded, next_action, access_token_hash, created_at,"
+    " updated_at"
+)
+
+
+async def insert_order(conn: Conn, values: Sequence[object]) -> Row:
+    row = await conn.fetchrow(
+        "INSERT INTO orders (id, cart_id, status, payment_status, fulfillment_status, currency,"
+        " email, shipping_address, billing_address, shipping_method, subtotal, discount,"
+        " shipping, tax, total, amount_captured, next_action, access_token_hash, created_at,"
+        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+        f" $15, $16, $17, $18, $19, $19) RETURNING {ORDER_COLUMNS}",
+        *values,
+    )
+    assert row is not None
+    return row
+
+
+async def insert_lines(conn: Conn, rows: Sequence[tuple[object, ...]]) -> None:
+    width = 10
+    values = ", ".join(
+        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
+        for i in range(len(rows))
+    )
+    await conn.execute(
+        "INSERT INTO order_lines (id, order_id, position, sku, variant_id, title, quantity,"
+        f" unit_price, subtotal, tax) VALUES {values}",
+        *(value for row in rows for value in row),
+    )
+
+
+async def get_order(conn: Conn, order_id: str) -> Row | None:
+    return await conn.fetchrow(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1", order_id)
+
+
+async def lines_of(conn: Conn, order_ids: Sequence[str]) -> list[Row]:
+    marks = ", ".join(f"${i}" for i in range(1, len(order_ids) + 1))
+    return await conn.fetch(
+        "SELECT id, order_id, position, sku, variant_id, title, quantity, unit_price, subtotal,"
+        f" tax, quantity_fulfilled FROM order_lines WHERE order_id IN ({marks})"
+        " ORDER BY order_id, position",
+        *order_ids,
+    )
+
+
+async def list_orders(conn: Conn, *, limit: int, starting_after: str | None) -> list[Row]:
+    if starting_after is None:
+        return await conn.fetch(
+            f"SELECT {ORDER_COLUMNS} FROM orders ORDER BY number DESC LIMIT $1", limit
+        )
+    return await conn.fetch(
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE number < "
+        "(SELECT number FROM orders WHERE id = $1) ORDER BY number DESC LIMIT $2",
+        starting_after, limit,
+    )
+
+
+async def set_payment_state(
+    conn: Conn, order_id: str, *, from_statuses: Sequence[str], payment_status: str,
+    status: str, amount_captured: int | None, next_action: str | None, now: datetime,
+) -> Row | None:
+    marks = ", ".join(f"${i}" for i in range(7, 7 + len(from_statuses)))
+    return await conn.fetchrow(
+        "UPDATE orders SET payment_status = $2, status = $3,"
+        " amount_captured = COALESCE($4, amount_captured), next_action = $5, updated_at = $6"
+        f" WHERE id = $1 AND payment_status IN ({marks}) RETURNING {ORDER_COLUMNS}",
+        order_id, payment_status, status, amount_captured, next_action, now, *from_statuses,
+    )

@@ -1,0 +1,220 @@
+"""Orders: placement from a priced cart, reads, and the payment side of the lifecycle.
+
+An order exists once its payment was authorized, or might have been (3-D Secure pending,
+an unknown provider answer). A declined payment places no order at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from cartwright.events.service import Event
+from cartwright.kit import clock
+from cartwright.kit.db import Conn, Row
+from cartwright.kit.errors import NotFound
+from cartwright.orders import repository
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrderLine:
+    sku: str
+    variant_id: str
+    title: str
+    quantity: int
+    unit_price: int
+    subtotal: int
+    tax: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """Everything an order is placed from; also the checkout's durable snapshot."""
+
+    order_id: str
+    cart_id: str
+    currency: str
+    email: str | None
+    shipping_address: dict[str, Any] | None
+    billing_address: dict[str, Any] | None
+    shipping_method: str | None
+    lines: list[NewOrderLine]
+    subtotal: int
+    discount: int
+    shipping: int
+    tax: int
+    total: int
+
+    def to_json(self) -> str:
+        return orjson.dumps(self).decode()
+
+    @classmethod
+    def from_json(cls, raw: str | bytes | dict[str, Any]) -> NewOrder:
+        data = dict(orjson.loads(raw) if isinstance(raw, str | bytes) else raw)
+        data["lines"] = [NewOrderLine(**line) for line in data["lines"]]
+        return cls(**data)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def present(order: Row, lines: Sequence[Row]) -> dict[str, Any]:
+    currency = order["currency"]
+
+    def money(amount: int) -> dict[str, Any]:
+        return {"amount": amount, "currency": currency}
+
+    return {
+        "id": order["id"],
+        "number": order["number"],
+        "status": order["status"],
+        "payment_status": order["payment_status"],
+        "fulfillment_status": order["fulfillment_status"],
+        "currency": currency,
+        "email": order["email"],
+        "lines": [
+            {
+                "id": line["id"],
+                "sku": line["sku"],
+                "variant_id": line["variant_id"],
+                "title": line["title"],
+                "quantity": line["quantity"],
+                "quantity_fulfilled": line["quantity_fulfilled"],
+                "unit_price": money(line["unit_price"]),
+                "total": money(line["subtotal"]),
+                "tax": money(line["tax"]),
+            }
+            for line in lines
+        ],
+        "shipping_address": _json(order["shipping_address"]),
+        "billing_address": _json(order["billing_address"]),
+        "shipping_method": order["shipping_method"],
+        "totals": {
+            "subtotal": money(order["subtotal"]),
+            "discount": money(order["discount"]),
+            "shipping": money(order["shipping"]),
+            "tax": money(order["tax"]),
+            "total": money(order["total"]),
+        },
+        "amount_captured": money(order["amount_captured"]),
+        "amount_refunded": money(order["amount_refunded"]),
+        "next_action": _json(order["next_action"]),
+        "cart_id": order["cart_id"],
+        "created_at": clock.isoformat(order["created_at"]),
+        "updated_at": clock.isoformat(order["updated_at"]),
+    }
+
+
+def _line_rows(order: NewOrder) -> list[tuple[object, ...]]:
+    return [
+        (
+            f"{order.order_id.replace('ord_', 'oli_', 1)}_{position}",
+            order.order_id, position, line.sku, line.variant_id, line.title, line.quantity,
+            line.unit_price, line.subtotal, line.tax,
+        )
+        for position, line in enumerate(order.lines)
+    ]
+
+
+def _line_views(order: NewOrder) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": row[0], "sku": row[3], "variant_id": row[4], "title": row[5],
+            "quantity": row[6], "unit_price": row[7], "subtotal": row[8], "tax": row[9],
+            "quantity_fulfilled": 0,
+        }
+        for row in _line_rows(order)
+    ]
+
+
+async def place_order(
+    conn: Conn, order: NewOrder, *, payment_status: str, amount_captured: int,
+    next_action: dict[str, Any] | None, access_token_hash: str,
+) -> tuple[dict[str, Any], list[Event]]:
+    """Insert the order and its lines. `order.placed` when it is paid for, else
+    `order.created` (the payment is still pending or needs the shopper)."""
+    now = clock.utcnow()
+    row = await repository.insert_order(
+        conn,
+        (
+            order.order_id, order.cart_id, OrderStatus.OPEN, payment_status, "unfulfilled",
+            order.currency, order.email,
+            orjson.dumps(order.shipping_address).decode() if order.shipping_address else None,
+            orjson.dumps(order.billing_address).decode() if order.billing_address else None,
+            order.shipping_method, order.subtotal, order.discount, order.shipping, order.tax,
+            order.total, amount_captured,
+            orjson.dumps(next_action).decode() if next_action else None,
+            access_token_hash, now,
+        ),
+    )
+    await repository.insert_lines(conn, _line_rows(order))
+    view = present(row, _line_views(order))
+    paid = payment_status in ("authorized", "captured")
+    return view, [Event("order.placed" if paid else "order.created", order.order_id, view)]
+
+
+async def record_payment_outcome(
+    conn: Conn, order_id: str, *, from_statuses: Sequence[str], payment_status: str,
+    amount_captured: int | None, next_action: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], list[Event]] | None:
+    """Move an awaiting order on after its payment resolved: paid → `order.placed`;
+    failed → canceled (`order.canceled`; the caller releases its stock)."""
+    failed = payment_status in ("failed", "voided")
+    row = await repository.set_payment_state(
+        conn, order_id, from_statuses=from_statuses, payment_status=payment_status,
+        status=OrderStatus.CANCELED if failed else OrderStatus.OPEN,
+        amount_captured=amount_captured,
+        next_action=orjson.dumps(next_action).decode() if next_action else None,
+        now=clock.utcnow(),
+    )
+    if row is None:
+        return None
+    view = present(row, await repository.lines_of(conn, [order_id]))
+    if failed:
+        return view, [Event("order.canceled", order_id, view)]
+    if payment_status in ("authorized", "captured"):
+        return view, [Event("order.placed", order_id, view)]
+    return view, []
+
+
+async def get_order(conn: Conn, order_id: str, *, access_token: str | None = None,
+                    require_token: bool = False) -> dict[str, Any]:
+    """The order; with `require_token`, only for the holder of its access token (a
+    publishable key), and a wrong or missing token looks exactly like a missing order."""
+    row = await repository.get_order(conn, order_id)
+    if row is None or (
+        require_token
+        and (
+            access_token is None
+            or not hmac.compare_digest(hash_token(access_token), row["access_token_hash"])
+        )
+    ):
+        raise NotFound(f"No order {order_id}.")
+    return present(row, await repository.lines_of(conn, [order_id]))
+
+
+async def list_orders(conn: Conn, *, limit: int, starting_after: str | None) -> dict[str, Any]:
+    rows = await repository.list_orders(conn, limit=limit + 1, starting_after=starting_after)
+    page = rows[:limit]
+    lines: dict[str, list[Row]] = {r["id"]: [] for r in page}
+    if page:
+        for line in await repository.lines_of(conn, list(lines)):
+            lines[line["order_id"]].append(line)
+    return {"data": [present(r, lines[r["id"]]) for r in page], "has_more": len(rows) > limit}

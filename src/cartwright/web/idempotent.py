@@ -1,0 +1,69 @@
+"""Run a POST's work in one transaction, honouring its Idempotency-Key."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from fastapi import Request
+from starlette.responses import Response
+
+from cartwright.idempotency import service as idempotency
+from cartwright.kit.db import Conn
+from cartwright.kit.errors import AppError, ValidationFailed
+from cartwright.web.deps import platform
+from cartwright.web.responses import raw_json_response
+
+Work = Callable[[Conn], Awaitable[tuple[int, Any]]]
+REPLAYED = {"Idempotent-Replayed": "true"}
+
+
+def route_of(request: Request) -> str:
+    return f"{request.method} {request.url.path}"
+
+
+def claim_for(request: Request, *, required: bool = False) -> idempotency.Claim | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        if required:
+            raise ValidationFailed.field(
+                "Idempotency-Key", "this request needs an Idempotency-Key header"
+            )
+        return None
+    principal = request.state.principal
+    body = getattr(request.state, "json_body", None)
+    return idempotency.make_claim(principal.key_id, route_of(request), key, body)
+
+
+def replay(stored: idempotency.StoredResponse) -> Response:
+    return raw_json_response(stored.body, stored.status, REPLAYED)
+
+
+async def store_failure(request: Request, claim: idempotency.Claim, err: AppError) -> None:
+    """Store a replayable failure, after the request's own transaction rolled back."""
+    if not err.replayable:
+        return
+    async with platform(request).db.transaction() as conn:
+        await idempotency.store_outcome(conn, claim, err.status, orjson.dumps(err.problem()))
+
+
+async def run_idempotent(request: Request, work: Work, *, required: bool = False) -> Response:
+    claim = claim_for(request, required=required)
+    db = platform(request).db
+    if claim is None:
+        async with db.transaction() as conn:
+            status, body = await work(conn)
+        return raw_json_response(orjson.dumps(body), status)
+    try:
+        async with db.transaction() as conn:
+            stored = await idempotency.claim(conn, claim)
+            if stored is not None:
+                return replay(stored)
+            status, body = await work(conn)
+            payload = orjson.dumps(body)
+            await idempotency.complete(conn, claim, status, payload)
+    except AppError as err:
+        await store_failure(request, claim, err)
+        raise
+    return raw_json_response(payload, status)
