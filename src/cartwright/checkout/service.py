@@ -33,6 +33,7 @@ from cartwright.inventory import service as inventory
 from cartwright.kit import clock, ids
 from cartwright.kit.db import Conn, Row
 from cartwright.kit.errors import AppError, NotFound, ProviderUnavailable
+from cartwright.kit.failpoints import failpoint
 from cartwright.ops import metrics
 from cartwright.orders import service as orders
 from cartwright.orders.service import NewOrder, NewOrderLine
@@ -182,11 +183,13 @@ async def _checkout(
         raise
 
     # The provider call: no transaction is open while we wait for it.
+    failpoint("checkout.before_authorize")
     request = AuthorizeRequest(payment_id, order.total, order.currency, token, capture)
     try:
         result = await p.gateway.authorize(provider, request)
     except ProviderUnavailable:
         result = UNREACHABLE
+    failpoint("checkout.after_authorize")
 
     # Commit 2.
     saga = Saga(checkout_id, payment_id, provider, order, orders.hash_token(access_token), claim)

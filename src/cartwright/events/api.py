@@ -19,8 +19,11 @@ async def list_events(
     paging: Page = Depends(page),
 ) -> Response:
     event_type = request.query_params.get("type") or None
+    # `aggregate_id`: only the events about one order, payment, ... (an addition to v1).
+    aggregate_id = request.query_params.get("aggregate_id") or None
     async with platform(request).db.connection() as conn:
         body = await service.list_events(
-            conn, limit=paging.limit, starting_after=paging.starting_after, event_type=event_type
+            conn, limit=paging.limit, starting_after=paging.starting_after,
+            event_type=event_type, aggregate_id=aggregate_id,
         )
     return json_response(body)

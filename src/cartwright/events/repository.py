@@ -23,16 +23,18 @@ async def seq_of(conn: Conn, event_id: str) -> int | None:
 
 
 async def list_events(
-    conn: Conn, *, after_seq: int, event_type: str | None, limit: int
+    conn: Conn, *, after_seq: int, event_type: str | None, aggregate_id: str | None, limit: int
 ) -> list[Row]:
-    if event_type is None:
-        return await conn.fetch(
-            "SELECT seq, id, type, data, created_at FROM events WHERE seq > $1"
-            " ORDER BY seq LIMIT $2",
-            after_seq, limit,
-        )
+    clauses, args = ["seq > $1"], [after_seq]
+    if event_type is not None:
+        args.append(event_type)
+        clauses.append(f"type = ${len(args)}")
+    if aggregate_id is not None:
+        args.append(aggregate_id)
+        clauses.append(f"aggregate_id = ${len(args)}")
+    args.append(limit)
     return await conn.fetch(
-        "SELECT seq, id, type, data, created_at FROM events WHERE type = $2 AND seq > $1"
-        " ORDER BY seq LIMIT $3",
-        after_seq, event_type, limit,
+        "SELECT seq, id, type, data, created_at FROM events"
+        f" WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ${len(args)}",
+        *args,
     )

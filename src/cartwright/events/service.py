@@ -37,7 +37,8 @@ async def record(conn: Conn, events: Sequence[Event]) -> None:
 
 
 async def list_events(
-    conn: Conn, *, limit: int, starting_after: str | None, event_type: str | None
+    conn: Conn, *, limit: int, starting_after: str | None, event_type: str | None,
+    aggregate_id: str | None = None,
 ) -> dict[str, Any]:
     after_seq = 0
     if starting_after is not None:
@@ -46,7 +47,8 @@ async def list_events(
             raise ValidationFailed.field("starting_after", f"no event {starting_after}")
         after_seq = seq
     rows = await repository.list_events(
-        conn, after_seq=after_seq, event_type=event_type, limit=limit + 1
+        conn, after_seq=after_seq, event_type=event_type, aggregate_id=aggregate_id,
+        limit=limit + 1,
     )
     return {
         "data": [

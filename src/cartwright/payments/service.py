@@ -123,7 +123,8 @@ async def apply_result(
     if row is None:
         return None
     data = present(row)
-    events = [Event(t, payment_id, data) for t in _EVENTS[target]]
+    # Payments belong to their order: the order is the aggregate their events are filed under.
+    events = [Event(t, row["order_id"], data) for t in _EVENTS[target]]
     return PaymentChange(row, target, events)
 
 

@@ -1,0 +1,171 @@
+"""Test fixtures: a PostgreSQL database of this run's own, and real servers.
+
+Every run creates `cw_test_<random>` on the local PostgreSQL, builds it with the migrations,
+and drops it at the end, so runs never see each other's data. API tests talk HTTP to real
+`cartwright serve` processes (two API workers on PostgreSQL, one on SQLite), started once
+per session with short payment timeouts so the unknown-result paths run in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from cartwright.migrations.runner import upgrade
+
+PG_ADMIN = os.environ.get("CARTWRIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_KEY = "sk_test_admin_" + secrets.token_hex(8)
+ROOT = Path(__file__).resolve().parent.parent
+
+# Short timings: a timed-out payment is resolved by the worker within a few seconds.
+SERVER_ENV = {
+    "CARTWRIGHT_ADMIN_KEY": ADMIN_KEY,
+    "CARTWRIGHT_PSP_TIMEOUT_S": "1.0",
+    "CARTWRIGHT_SANDBOX_SLOW_RESPONSE_S": "1.5",
+    "CARTWRIGHT_PAYMENT_RECOVERY_AFTER_S": "2",
+    "CARTWRIGHT_WORKER_POLL_INTERVAL_S": "0.5",
+    "CARTWRIGHT_REQUIRES_ACTION_EXPIRY_S": "600",
+    "CARTWRIGHT_LOG_LEVEL": "warning",
+}
+
+
+def _pg_url(dbname: str) -> str:
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + dbname
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    name = "cw_test_" + secrets.token_hex(6)
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = _pg_url(name)
+    upgrade(url)
+    yield url
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'cartwright.db'}"
+    upgrade(url)
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base_url: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(
+    database_url: str, log_path: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None,
+    no_worker: bool = False,
+) -> Server:
+    port = free_port()
+    env = {**os.environ, **SERVER_ENV, "CARTWRIGHT_DATABASE_URL": database_url, **(extra_env or {})}
+    args = [sys.executable, "-m", "cartwright.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    if no_worker:
+        args.append("--no-worker")
+    log = log_path.open("wb")
+    process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    server = Server(f"http://127.0.0.1:{port}", database_url, process, log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
+        try:
+            if httpx.get(server.base_url + "/readyz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"server did not become ready:\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def pg_server(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = start_server(pg_database, tmp_path_factory.mktemp("logs") / "pg-server.log", workers=2)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_server(sqlite_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = start_server(sqlite_database, tmp_path_factory.mktemp("logs") / "sqlite-server.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def server(request: pytest.FixtureRequest) -> Server:
+    """Each test using it runs once per database."""
+    return request.getfixturevalue("pg_server" if request.param == "postgres" else "sqlite_server")
+
+
+def _client(base_url: str, key: str | None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.AsyncClient(
+        base_url=base_url, headers=headers, timeout=30,
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+    )
+
+
+@pytest.fixture
+async def admin(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with the admin secret key, on each database in turn."""
+    async with _client(server.base_url, ADMIN_KEY) as client:
+        yield client
+
+
+@pytest.fixture
+async def pg_admin(pg_server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(pg_server.base_url, ADMIN_KEY) as client:
+        yield client
+
+
+@pytest.fixture
+async def anonymous(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(server.base_url, None) as client:
+        yield client
+
+
+@pytest.fixture
+async def storefront(server: Server, admin: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with a fresh publishable key."""
+    created = await admin.post("/v1/api-keys", json={"type": "publishable", "name": "test shop"})
+    assert created.status_code == 201, created.text
+    async with _client(server.base_url, created.json()["key"]) as client:
+        yield client
