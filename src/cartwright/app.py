@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from cartwright.access.api import router as access_router
 from cartwright.cart.api import router as cart_router
@@ -34,6 +35,7 @@ from cartwright.ops.api import router as ops_router
 from cartwright.orders.api import router as orders_router
 from cartwright.platform import Platform
 from cartwright.web.body import DOC_SCHEMAS
+from cartwright.web.guard import RejectNul
 from cartwright.web.responses import json_response
 
 log = structlog.get_logger("cartwright.api")
@@ -57,13 +59,30 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
     return _problem(ValidationFailed("The request is not valid.", errors=fields))
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
         return _problem(NotFound("No such route."))
     if exc.status_code == 405:
-        return _problem(MethodNotAllowed("This route does not take that method."))
+        # RFC 9110 §15.5.6: a 405 names the methods the resource does take.
+        return _problem(
+            MethodNotAllowed(
+                "This route does not take that method.",
+                headers={"Allow": ", ".join(_allowed_methods(request))},
+            )
+        )
     return _problem(BadRequest(str(exc.detail)))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (the router's own 405 names only the
+    first route that matched the path)."""
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -114,6 +133,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(RejectNul)
     for router in (
         ops_router, access_router, catalog_router, inventory_router, cart_router,
         checkout_router, orders_router, events_router,

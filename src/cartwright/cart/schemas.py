@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StrictInt, StringConstraints, field_validator
 
 from cartwright.catalog.schemas import Sku
+from cartwright.kit.countries import is_country
 from cartwright.kit.money import is_currency
 
 Email = Annotated[
@@ -27,6 +28,13 @@ class AddressIn(BaseModel):
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
     region: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
 
+    @field_validator("country")
+    @classmethod
+    def assigned_country(cls, value: str) -> str:
+        if not is_country(value):
+            raise ValueError("must be an assigned ISO 3166-1 alpha-2 country code, e.g. DE")
+        return value
+
 
 class CartIn(BaseModel):
     currency: str
@@ -40,13 +48,17 @@ class CartIn(BaseModel):
         return value
 
 
+# The most units one cart line holds, however they were added.
+MAX_LINE_QUANTITY = 10_000
+
+
 class LineIn(BaseModel):
     sku: Sku
-    quantity: Annotated[StrictInt, Field(ge=1, le=10_000)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_LINE_QUANTITY)]
 
 
 class LineUpdate(BaseModel):
-    quantity: Annotated[StrictInt, Field(ge=0, le=10_000)]
+    quantity: Annotated[StrictInt, Field(ge=0, le=MAX_LINE_QUANTITY)]
 
 
 class CartUpdate(BaseModel):

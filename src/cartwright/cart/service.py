@@ -8,6 +8,7 @@ checkout of the same cart.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -16,10 +17,10 @@ import orjson
 
 from cartwright.cart import repository
 from cartwright.cart.errors import CartClosed, CartNotReady
-from cartwright.cart.schemas import CartIn, CartUpdate, LineIn
+from cartwright.cart.schemas import MAX_LINE_QUANTITY, CartIn, CartUpdate, LineIn
 from cartwright.catalog import service as catalog
 from cartwright.kit import clock, ids
-from cartwright.kit.db import Conn, Row
+from cartwright.kit.db import Conn, Row, Stmt
 from cartwright.kit.errors import NotFound, ValidationFailed
 from cartwright.providers.service import Providers
 
@@ -83,8 +84,11 @@ def _country(address: dict[str, Any] | None) -> str | None:
     return None if address is None else address.get("country")
 
 
-async def quote(conn: Conn, providers: Providers, cart: Row) -> Quote:
-    line_rows = await repository.lines(conn, cart["id"])
+async def quote(
+    conn: Conn, providers: Providers, cart: Row, line_rows: Sequence[Row] | None = None
+) -> Quote:
+    if line_rows is None:
+        line_rows = await repository.lines(conn, cart["id"])
     currency = cart["currency"]
     variants = await catalog.priced_variants(conn, [r["sku"] for r in line_rows], currency)
     shipping_address = _json(cart["shipping_address"])
@@ -210,6 +214,12 @@ async def add_line(
         raise ValidationFailed.field("sku", f"no variant has the SKU {data.sku!r}")
     if variant.unit_price is None:
         raise ValidationFailed.field("sku", f"{data.sku!r} has no price in {cart['currency']}")
+    # Adding a SKU the cart holds merges into its line, which stays within the line limit.
+    held = sum(r["quantity"] for r in await repository.lines(conn, cart_id) if r["sku"] == data.sku)
+    if held + data.quantity > MAX_LINE_QUANTITY:
+        raise ValidationFailed.field(
+            "quantity", f"a line holds at most {MAX_LINE_QUANTITY} units; the cart has {held}"
+        )
     await repository.add_line(
         conn, ids.new_id("line"), cart_id, data.sku, data.quantity, clock.utcnow()
     )
@@ -295,23 +305,25 @@ async def begin_checkout(conn: Conn, providers: Providers, cart_id: str) -> Quot
     """Freeze an open cart for checkout and price it; raises if it is not ready.
 
     The caller's transaction rolls the freeze back if anything after it fails."""
-    cart = await repository.set_status(
+    frozen = await repository.freeze_with_lines(
         conn, cart_id, from_status=CartStatus.OPEN, to_status=CartStatus.CHECKING_OUT,
-        order_id=None, now=clock.utcnow(),
+        now=clock.utcnow(),
     )
-    if cart is None:
+    if frozen is None:
         await _raise_missing_or_closed(conn, cart_id)
-    assert cart is not None
-    q = await quote(conn, providers, cart)
+    assert frozen is not None
+    cart, line_rows = frozen
+    q = await quote(conn, providers, cart, line_rows)
     reasons = q.not_ready_reasons()
     if reasons:
         raise CartNotReady(f"The cart is not ready for checkout: {'; '.join(reasons)}.")
     return q
 
 
-async def complete_checkout(conn: Conn, cart_id: str, order_id: str) -> None:
-    await repository.set_status(
-        conn, cart_id, from_status=CartStatus.CHECKING_OUT, to_status=CartStatus.COMPLETED,
+def complete_checkout_stmt(cart_id: str, order_id: str) -> Stmt:
+    """Mark the cart checked out (row count 1 unless it was not `checking_out`)."""
+    return repository.set_status_stmt(
+        cart_id, from_status=CartStatus.CHECKING_OUT, to_status=CartStatus.COMPLETED,
         order_id=order_id, now=clock.utcnow(),
     )
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Dialect, Row
+from cartwright.kit.db import Conn, Dialect, Row, Stmt, stmt
 
 CHECKOUT_COLUMNS = (
     "id, cart_id, order_id, payment_id, status, snapshot, access_token_hash,"
@@ -12,8 +12,8 @@ CHECKOUT_COLUMNS = (
 )
 
 
-async def insert_checkout(conn: Conn, values: Sequence[object]) -> None:
-    await conn.execute(
+def insert_checkout_stmt(values: Sequence[object]) -> Stmt:
+    return stmt(
         "INSERT INTO checkouts (id, cart_id, order_id, payment_id, status, snapshot,"
         " access_token_hash, idempotency_owner, idempotency_route, idempotency_key,"
         " next_check_at, created_at, updated_at)"
@@ -22,18 +22,15 @@ async def insert_checkout(conn: Conn, values: Sequence[object]) -> None:
     )
 
 
-async def move(
-    conn: Conn, checkout_id: str, *, from_status: str, to_status: str, next_check_at: datetime,
+def move_stmt(
+    checkout_id: str, *, from_status: str, to_status: str, next_check_at: datetime,
     now: datetime,
-) -> bool:
-    """The saga's guard: only one process moves a checkout out of a state."""
-    return (
-        await conn.execute(
-            "UPDATE checkouts SET status = $3, next_check_at = $4, updated_at = $5"
-            " WHERE id = $1 AND status = $2",
-            checkout_id, from_status, to_status, next_check_at, now,
-        )
-        == 1
+) -> Stmt:
+    """The saga's guard: only one process moves a checkout out of a state (row count 1)."""
+    return stmt(
+        "UPDATE checkouts SET status = $3, next_check_at = $4, updated_at = $5"
+        " WHERE id = $1 AND status = $2",
+        checkout_id, from_status, to_status, next_check_at, now,
     )
 
 

@@ -31,7 +31,7 @@ from cartwright.events import service as events
 from cartwright.idempotency import service as idempotency
 from cartwright.inventory import service as inventory
 from cartwright.kit import clock, ids
-from cartwright.kit.db import Conn, Row
+from cartwright.kit.db import Conn, Row, UniqueViolation
 from cartwright.kit.errors import AppError, NotFound, ProviderUnavailable
 from cartwright.kit.failpoints import failpoint
 from cartwright.ops import metrics
@@ -40,7 +40,8 @@ from cartwright.orders.service import NewOrder, NewOrderLine
 from cartwright.payments import service as payments
 from cartwright.payments.connector import AuthorizeRequest, ProviderResult, ProviderStatus
 from cartwright.payments.errors import PaymentDeclined
-from cartwright.payments.state import ORDER_PAYMENT_STATUS, SUCCEEDED, PaymentStatus
+from cartwright.payments.service import Payment
+from cartwright.payments.state import FAILED, ORDER_PAYMENT_STATUS, SUCCEEDED, PaymentStatus
 from cartwright.kit.settings import Settings
 from cartwright.platform import Platform
 
@@ -72,22 +73,21 @@ class Saga:
     """What commit 2 (or recovery) needs to finish a checkout."""
 
     checkout_id: str
-    payment_id: str
-    provider: str
+    payment: Payment
     order: NewOrder
     access_token_hash: str
     claim: idempotency.Claim | None
 
     @classmethod
-    def from_row(cls, row: Row, provider: str) -> Saga:
+    def from_row(cls, row: Row, payment: Payment) -> Saga:
         claim = None
         if row["idempotency_key"] is not None:
             claim = idempotency.Claim(
                 row["idempotency_owner"], row["idempotency_route"], row["idempotency_key"], ""
             )
         return cls(
-            row["id"], row["payment_id"], provider, NewOrder.from_json(row["snapshot"]),
-            row["access_token_hash"], claim,
+            row["id"], payment, NewOrder.from_json(row["snapshot"]), row["access_token_hash"],
+            claim,
         )
 
 
@@ -145,6 +145,7 @@ async def _checkout(
     settings = p.settings
     checkout_id, order_id, payment_id = ids.new_id("chk"), ids.new_id("ord"), ids.new_id("pay")
     access_token = ids.new_secret_id("otok", 32)
+    token_hash = orders.hash_token(access_token)
     provider = p.gateway.default_provider
     capture = settings.capture_method == "automatic"
 
@@ -156,24 +157,24 @@ async def _checkout(
                 return Answer(stored.status, stored.body, replayed=True)
             quote = await cart.begin_checkout(conn, p.providers, cart_id)
             order = _new_order(order_id, quote)
-            await inventory.reserve(
+            reservation = await inventory.plan_reservation(
                 conn, order_id, [inventory.Item(line.sku, line.quantity) for line in order.lines]
             )
-            await payments.create_payment(
-                conn, payment_id=payment_id, order_id=order_id, provider=provider,
+            payment, insert_payment = payments.new_payment(
+                payment_id=payment_id, order_id=order_id, provider=provider,
                 amount=order.total, currency=order.currency, token=token,
                 capture_method="automatic" if capture else "manual",
             )
             now = clock.utcnow()
-            await repository.insert_checkout(
-                conn,
+            insert_checkout = repository.insert_checkout_stmt(
                 (
                     checkout_id, cart_id, order_id, payment_id, CheckoutStatus.PROCESSING,
-                    order.to_json(), orders.hash_token(access_token), claim.owner,
-                    claim.route, claim.key,
+                    order.to_json(), token_hash, claim.owner, claim.route, claim.key,
                     now + timedelta(seconds=settings.payment_recovery_after_s), now,
-                ),
+                )
             )
+            counts = await conn.batch([*reservation.statements, insert_payment, insert_checkout])
+            reservation.check(counts)
     except AppError as err:
         if err.replayable:
             async with p.db.transaction() as conn:
@@ -192,14 +193,14 @@ async def _checkout(
     failpoint("checkout.after_authorize")
 
     # Commit 2.
-    saga = Saga(checkout_id, payment_id, provider, order, orders.hash_token(access_token), claim)
-    async with p.db.transaction() as conn:
-        answer = await _finish(conn, settings, saga, result, access_token=access_token)
-        if answer is None:  # the recovery worker finished it first: answer as it did
+    saga = Saga(checkout_id, payment, order, token_hash, claim)
+    answer = await _finish(p, saga, result, access_token=access_token)
+    if answer is None:  # the recovery worker finished it first: answer as it did
+        async with p.db.transaction() as conn:
             stored = await idempotency.claim(conn, claim)
-            if stored is None:
-                raise RuntimeError(f"checkout {checkout_id} finished without a stored answer")
-            answer = Answer(stored.status, stored.body, replayed=True)
+        if stored is None:
+            raise RuntimeError(f"checkout {checkout_id} finished without a stored answer")
+        answer = Answer(stored.status, stored.body, replayed=True)
     return answer
 
 
@@ -223,51 +224,74 @@ def _next_look(settings: Settings, result: ProviderResult) -> timedelta:
     return timedelta(seconds=settings.payment_recovery_after_s)
 
 
+class _Lost(Exception):
+    """Another process moved the checkout first; this transaction must roll back."""
+
+
+def _expect_applied(counts: list[int], what: str) -> None:
+    if any(count != 1 for count in counts):
+        raise _Lost(what)
+
+
 async def _finish(
+    p: Platform, saga: Saga, result: ProviderResult, *, access_token: str | None
+) -> Answer | None:
+    """Commit 2 of the saga, from `processing`, in its own transaction. None when another
+    process finished the checkout first: then this transaction rolls back whole."""
+    try:
+        async with p.db.transaction() as conn:
+            return await _finish_or_lose(
+                conn, p.settings, saga, result, access_token=access_token
+            )
+    except (_Lost, UniqueViolation):
+        return None
+
+
+async def _finish_or_lose(
     conn: Conn, settings: Settings, saga: Saga, result: ProviderResult, *,
     access_token: str | None,
-) -> Answer | None:
-    """Commit 2 of the saga, from `processing`. None when another process finished it."""
+) -> Answer:
     order = saga.order
     now = clock.utcnow()
-    failed = result.status in (ProviderStatus.DECLINED, ProviderStatus.NOT_FOUND)
+    change = payments.plan_result(saga.payment, result)
+    failed = change.status in FAILED
     target = CheckoutStatus.FAILED if failed else (
-        CheckoutStatus.PLACED
-        if result.status in (ProviderStatus.AUTHORIZED, ProviderStatus.CAPTURED)
-        else CheckoutStatus.AWAITING_PAYMENT
+        CheckoutStatus.PLACED if change.status in SUCCEEDED else CheckoutStatus.AWAITING_PAYMENT
     )
-    if not await repository.move(
-        conn, saga.checkout_id, from_status=CheckoutStatus.PROCESSING, to_status=target,
+    guard = repository.move_stmt(
+        saga.checkout_id, from_status=CheckoutStatus.PROCESSING, to_status=target,
         next_check_at=now + _next_look(settings, result), now=now,
-    ):
-        return None
-    change = await payments.apply_result(conn, saga.payment_id, result, amount=order.total)
-    if change is None:
-        raise RuntimeError(f"payment {saga.payment_id} of a processing checkout has moved")
+    )
     if failed:
+        counts = await conn.batch([guard, change.statement])
+        _expect_applied(counts, "checkout finished elsewhere")
         await inventory.release(conn, order.order_id)
         await cart.reopen(conn, order.cart_id)
-        await events.record(conn, change.events)
         error = _failure(result)
         body = orjson.dumps(error.problem())
+        writes = [events.record_stmt(change.events)]
         if saga.claim is not None:
-            await idempotency.complete(conn, saga.claim, error.status, body)
+            writes.append(idempotency.complete_stmt(saga.claim, error.status, body))
+        await conn.batch(writes)
         return Answer(error.status, body, headers=error.headers)
 
-    payment_status = ORDER_PAYMENT_STATUS[change.status]
+    # The order's id is unique: if another process placed it first, this insert fails
+    # (UniqueViolation) and the whole transaction rolls back.
     view, order_events = await orders.place_order(
-        conn, order, payment_status=payment_status,
-        amount_captured=int(change.payment["amount_captured"]),
-        next_action=result.next_action, access_token_hash=saga.access_token_hash,
+        conn, order, payment_status=ORDER_PAYMENT_STATUS[change.status],
+        amount_captured=change.payment.amount_captured, next_action=result.next_action,
+        access_token_hash=saga.access_token_hash,
     )
-    await cart.complete_checkout(conn, order.cart_id, order.order_id)
-    await events.record(conn, [*change.events, *order_events])
     if access_token is not None:
         view["access_token"] = access_token
     status = 201 if change.status in SUCCEEDED else 202
     body = orjson.dumps(view)
+    guarded = [guard, change.statement, cart.complete_checkout_stmt(order.cart_id, order.order_id)]
+    writes = [events.record_stmt([*change.events, *order_events])]
     if saga.claim is not None:
-        await idempotency.complete(conn, saga.claim, status, body)
+        writes.append(idempotency.complete_stmt(saga.claim, status, body))
+    counts = await conn.batch([*guarded, *writes])
+    _expect_applied(counts[: len(guarded)], "checkout finished elsewhere")
     return Answer(status, body)
 
 
@@ -277,22 +301,21 @@ async def _resolve(
     """Move an awaiting checkout on once its payment resolved; None if it did not move."""
     if result.status in (ProviderStatus.PENDING, ProviderStatus.REQUIRES_ACTION):
         return None
-    change = await payments.apply_result(conn, saga.payment_id, result, amount=saga.order.total)
-    if change is None:
-        return None
+    change = payments.plan_result(saga.payment, result)
     order_id = saga.order.order_id
     succeeded = change.status in SUCCEEDED
-    target = CheckoutStatus.PLACED if succeeded else CheckoutStatus.CANCELED
     now = clock.utcnow()
-    if not await repository.move(
-        conn, saga.checkout_id, from_status=CheckoutStatus.AWAITING_PAYMENT, to_status=target,
+    guard = repository.move_stmt(
+        saga.checkout_id, from_status=CheckoutStatus.AWAITING_PAYMENT,
+        to_status=CheckoutStatus.PLACED if succeeded else CheckoutStatus.CANCELED,
         next_check_at=now, now=now,
-    ):
-        raise RuntimeError(f"checkout {saga.checkout_id} moved while its payment was awaited")
+    )
+    if await conn.batch([guard, change.statement]) != [1, 1]:
+        return None  # another process resolved it; nothing here is applied (see caller)
     moved = await orders.record_payment_outcome(
         conn, order_id, from_statuses=("pending", "requires_action"),
         payment_status=ORDER_PAYMENT_STATUS[change.status],
-        amount_captured=int(change.payment["amount_captured"]),
+        amount_captured=change.payment.amount_captured,
     )
     if moved is None:
         raise RuntimeError(f"order {order_id} moved while its payment was awaited")
@@ -303,22 +326,26 @@ async def _resolve(
     return view
 
 
-async def _saga_for_order(conn: Conn, p: Platform, order_id: str) -> tuple[Row, Saga]:
+async def _saga_for_order(conn: Conn, order_id: str) -> tuple[Row, Saga]:
     row = await repository.get_by_order(conn, order_id)
     if row is None:
         raise NotFound(f"No order {order_id}.")
     payment = await payments.get_payment(conn, row["payment_id"])
-    return row, Saga.from_row(row, payment["provider"])
+    return row, Saga.from_row(row, payment)
 
 
 async def confirm_payment(p: Platform, order_id: str) -> dict[str, Any]:
     """The shopper passed 3-D Secure: ask the provider and move the order on."""
     async with p.db.connection() as conn:
-        row, saga = await _saga_for_order(conn, p, order_id)
+        row, saga = await _saga_for_order(conn, order_id)
     if row["status"] == CheckoutStatus.AWAITING_PAYMENT:
-        result = await p.gateway.confirm(saga.provider, saga.payment_id)
-        async with p.db.transaction() as conn:
-            await _resolve(conn, p.settings, saga, result)
+        result = await p.gateway.confirm(saga.payment.provider, saga.payment.id)
+        try:
+            async with p.db.transaction() as conn:
+                if await _resolve(conn, p.settings, saga, result) is None:
+                    raise _Lost("resolved elsewhere")
+        except _Lost:
+            pass
     async with p.db.connection() as conn:
         return await orders.get_order(conn, order_id)
 
@@ -352,32 +379,46 @@ async def _recover_one(p: Platform, row: Row) -> int:
     settings = p.settings
     async with p.db.connection() as conn:
         payment = await payments.get_payment(conn, row["payment_id"])
-    saga = Saga.from_row(row, payment["provider"])
-    result = await p.gateway.retrieve(saga.provider, saga.payment_id)
+    saga = Saga.from_row(row, payment)
+    result = await p.gateway.retrieve(payment.provider, payment.id)
     expired = (
-        payment["status"] == PaymentStatus.REQUIRES_ACTION
+        payment.status is PaymentStatus.REQUIRES_ACTION
         and clock.utcnow() - row["created_at"]
         >= timedelta(seconds=settings.requires_action_expiry_s)
     )
     if expired and result.status is ProviderStatus.REQUIRES_ACTION:
-        result = await p.gateway.cancel(saga.provider, saga.payment_id)
+        result = await p.gateway.cancel(payment.provider, payment.id)
         if result.status is ProviderStatus.REQUIRES_ACTION:
             return 0
-    async with p.db.transaction() as conn:
-        if row["status"] == CheckoutStatus.PROCESSING:
-            finished = await _finish(conn, settings, saga, result, access_token=None)
-            if finished is not None:
-                metrics.recoveries.labels(f"finished_{finished.status}").inc()
-                return 1
-            return 0
+    if row["status"] == CheckoutStatus.PROCESSING:
         if result.status is ProviderStatus.NOT_FOUND:
-            # The provider never saw the payment whose answer we lost: nothing was charged.
-            result = UNREACHABLE_AFTER_TIMEOUT
-        resolved = await _resolve(conn, settings, saga, result)
-        if resolved is None:
+            # The request died before the provider saw the payment. Cancel the key at the
+            # provider first, so that a request still on its way there cannot charge later.
+            cancel = await p.gateway.cancel(payment.provider, payment.id)
+            if cancel.status is not ProviderStatus.NOT_FOUND and not (
+                cancel.status is ProviderStatus.DECLINED and cancel.decline_code == "canceled"
+            ):
+                result = cancel  # it did arrive meanwhile: finish with what it did
+            else:
+                result = UNREACHABLE
+        finished = await _finish(p, saga, result, access_token=None)
+        if finished is None:
+            return 0
+        metrics.recoveries.labels(f"finished_{finished.status}").inc()
+        return 1
+    if result.status is ProviderStatus.NOT_FOUND:
+        # The provider never saw the payment whose answer we lost: nothing was charged.
+        result = UNREACHABLE_AFTER_TIMEOUT
+    try:
+        async with p.db.transaction() as conn:
+            resolved = await _resolve(conn, settings, saga, result)
+            if resolved is None:
+                raise _Lost("not resolved")
+    except _Lost:
+        async with p.db.transaction() as conn:
             await repository.reschedule(
                 conn, saga.checkout_id, clock.utcnow() + _next_look(settings, result)
             )
-            return 0
-        metrics.recoveries.labels(f"resolved_{resolved['payment_status']}").inc()
-        return 1
+        return 0
+    metrics.recoveries.labels(f"resolved_{resolved['payment_status']}").inc()
+    return 1

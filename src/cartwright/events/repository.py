@@ -3,15 +3,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row
+from cartwright.kit.db import Conn, Row, Stmt, stmt
 
 
-async def insert_events(conn: Conn, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:
+def insert_events_stmt(rows: Sequence[tuple[str, str, str, str, datetime]]) -> Stmt:
     values = ", ".join(
         f"(${i * 5 + 1}, ${i * 5 + 2}, ${i * 5 + 3}, ${i * 5 + 4}, ${i * 5 + 5})"
         for i in range(len(rows))
     )
-    await conn.execute(
+    return stmt(
         f"INSERT INTO events (id, type, aggregate_id, data, created_at) VALUES {values}",
         *(value for row in rows for value in row),
     )

@@ -15,7 +15,7 @@ import orjson
 
 from cartwright.events import repository
 from cartwright.kit import clock, ids
-from cartwright.kit.db import Conn
+from cartwright.kit.db import Conn, Stmt
 from cartwright.kit.errors import ValidationFailed
 
 
@@ -26,14 +26,17 @@ class Event:
     data: dict[str, Any]
 
 
-async def record(conn: Conn, events: Sequence[Event]) -> None:
-    if not events:
-        return
+def record_stmt(events: Sequence[Event]) -> Stmt:
+    """Writing `events` to the outbox, to run in the transaction of the change they report."""
     now = clock.utcnow()
-    await repository.insert_events(
-        conn,
-        [(ids.new_id("evt"), e.type, e.aggregate_id, orjson.dumps(e.data).decode(), now) for e in events],
+    return repository.insert_events_stmt(
+        [(ids.new_id("evt"), e.type, e.aggregate_id, orjson.dumps(e.data).decode(), now) for e in events]
     )
+
+
+async def record(conn: Conn, events: Sequence[Event]) -> None:
+    if events:
+        await conn.batch([record_stmt(events)])
 
 
 async def list_events(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row
+from cartwright.kit.db import Conn, Row, Stmt, stmt
 
 
 async def insert_claim(
@@ -39,10 +39,10 @@ async def restart_expired(
     return restarted is not None
 
 
-async def complete(
-    conn: Conn, owner: str, route: str, key: str, status: int, body: str, now: datetime
-) -> None:
-    await conn.execute(
+def complete_stmt(
+    owner: str, route: str, key: str, status: int, body: str, now: datetime
+) -> Stmt:
+    return stmt(
         "UPDATE idempotency_keys SET status = 'done', response_status = $4,"
         " response_body = $5, completed_at = $6 WHERE owner = $1 AND route = $2 AND key = $3",
         owner, route, key, status, body, now,

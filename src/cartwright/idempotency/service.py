@@ -19,7 +19,7 @@ import orjson
 from cartwright.idempotency import repository
 from cartwright.idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from cartwright.kit import clock
-from cartwright.kit.db import Conn
+from cartwright.kit.db import Conn, Stmt
 from cartwright.kit.errors import ValidationFailed
 
 RETENTION = timedelta(hours=24)
@@ -74,11 +74,15 @@ async def claim(conn: Conn, c: Claim) -> StoredResponse | None:
     return StoredResponse(row["response_status"], row["response_body"].encode())
 
 
-async def complete(conn: Conn, c: Claim, status: int, body: bytes) -> None:
-    """Store the response, in the transaction of the effects it describes."""
-    await repository.complete(
-        conn, c.owner, c.route, c.key, status, body.decode(), clock.utcnow()
+def complete_stmt(c: Claim, status: int, body: bytes) -> Stmt:
+    """Storing the response, to run in the transaction of the effects it describes."""
+    return repository.complete_stmt(
+        c.owner, c.route, c.key, status, body.decode(), clock.utcnow()
     )
+
+
+async def complete(conn: Conn, c: Claim, status: int, body: bytes) -> None:
+    await conn.batch([complete_stmt(c, status, body)])
 
 
 async def store_outcome(conn: Conn, c: Claim, status: int, body: bytes) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row
+from cartwright.kit.db import Conn, Dialect, Row, Stmt, placeholders, stmt
 
 
 async def upsert_on_hand(
@@ -27,26 +27,6 @@ async def get_level(conn: Conn, warehouse_id: str, sku: str) -> Row | None:
     )
 
 
-async def take(conn: Conn, warehouse_id: str, sku: str, quantity: int, now: datetime) -> bool:
-    """Reserve `quantity` only if that many are available: the no-oversell statement."""
-    return (
-        await conn.execute(
-            "UPDATE stock_levels SET reserved = reserved + $3, updated_at = $4"
-            " WHERE warehouse_id = $1 AND sku = $2 AND on_hand - reserved >= $3",
-            warehouse_id, sku, quantity, now,
-        )
-        == 1
-    )
-
-
-async def insert_reservations(conn: Conn, rows: Sequence[tuple[object, ...]]) -> None:
-    await conn.executemany(
-        "INSERT INTO reservations (id, reference, warehouse_id, sku, quantity, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        rows,
-    )
-
-
 async def delete_reservations(conn: Conn, reference: str) -> list[Row]:
     return await conn.fetch(
         "DELETE FROM reservations WHERE reference = $1 RETURNING warehouse_id, sku, quantity",
@@ -61,4 +41,38 @@ async def give_back(
         "UPDATE stock_levels SET reserved = reserved - $3, updated_at = $4"
         " WHERE warehouse_id = $1 AND sku = $2",
         warehouse_id, sku, quantity, now,
+    )
+
+
+async def lock_levels(conn: Conn, warehouse_id: str, skus: Sequence[str]) -> None:
+    """Lock the stock rows of several SKUs in SKU order, so two multi-line checkouts always
+    queue in the same order and never deadlock. (SQLite serialises writers anyway.)"""
+    if conn.dialect is Dialect.POSTGRES:
+        await conn.fetch(
+            "SELECT sku FROM stock_levels WHERE warehouse_id = $1"
+            f" AND sku IN ({placeholders(2, len(skus))}) ORDER BY sku FOR UPDATE",
+            warehouse_id, *skus,
+        )
+
+
+def take_stmt(warehouse_id: str, sku: str, quantity: int, now: datetime) -> Stmt:
+    """Reserve `quantity` only if that many are available: the no-oversell statement.
+    Its row count is 0 when the stock is short."""
+    return stmt(
+        "UPDATE stock_levels SET reserved = reserved + $3, updated_at = $4"
+        " WHERE warehouse_id = $1 AND sku = $2 AND on_hand - reserved >= $3",
+        warehouse_id, sku, quantity, now,
+    )
+
+
+def insert_reservations_stmt(rows: Sequence[tuple[object, ...]]) -> Stmt:
+    width = 6
+    values = ", ".join(
+        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
+        for i in range(len(rows))
+    )
+    return stmt(
+        "INSERT INTO reservations (id, reference, warehouse_id, sku, quantity, created_at)"
+        f" VALUES {values}",
+        *(value for row in rows for value in row),
     )

@@ -14,7 +14,7 @@ from typing import Any
 from cartwright.inventory import repository
 from cartwright.inventory.errors import InsufficientStock
 from cartwright.kit import clock, ids
-from cartwright.kit.db import Conn
+from cartwright.kit.db import Conn, Stmt
 
 DEFAULT_WAREHOUSE = "wh_default"
 
@@ -53,24 +53,48 @@ def _merged(items: Sequence[Item]) -> list[Item]:
     return [Item(sku, totals[sku]) for sku in sorted(totals)]
 
 
-async def reserve(conn: Conn, reference: str, items: Sequence[Item]) -> None:
-    """Hold `items` for `reference`, all or nothing (raises `InsufficientStock`; the
-    caller's transaction then rolls back what was taken)."""
-    now = clock.utcnow()
+@dataclass(frozen=True, slots=True)
+class ReservationPlan:
+    """The writes that hold stock for a reference, to run in the caller's batch, and the
+    check of their row counts."""
+
+    items: list[Item]
+    statements: list[Stmt]
+
+    def check(self, counts: Sequence[int]) -> None:
+        """Raise `InsufficientStock` unless every take succeeded (`counts` are the row
+        counts of `statements`, in order); the caller's transaction then rolls back."""
+        short = [item.sku for item, count in zip(self.items, counts, strict=False) if count != 1]
+        if short:
+            raise InsufficientStock(f"Not enough stock for: {', '.join(short)}.")
+
+
+async def plan_reservation(conn: Conn, reference: str, items: Sequence[Item]) -> ReservationPlan:
+    """Prepare to hold `items` for `reference`, all or nothing. Several SKUs are locked
+    first, in SKU order; each take is a conditional UPDATE, so the database, not a
+    read-then-write in Python, decides who gets the last unit."""
     merged = _merged(items)
-    short = []
-    for item in merged:
-        if not await repository.take(conn, DEFAULT_WAREHOUSE, item.sku, item.quantity, now):
-            short.append(item.sku)
-    if short:
-        raise InsufficientStock(f"Not enough stock for: {', '.join(short)}.")
-    await repository.insert_reservations(
-        conn,
-        [
-            (ids.new_id("res"), reference, DEFAULT_WAREHOUSE, i.sku, i.quantity, now)
-            for i in merged
-        ],
+    if len(merged) > 1:
+        await repository.lock_levels(conn, DEFAULT_WAREHOUSE, [i.sku for i in merged])
+    now = clock.utcnow()
+    statements = [
+        repository.take_stmt(DEFAULT_WAREHOUSE, item.sku, item.quantity, now) for item in merged
+    ]
+    statements.append(
+        repository.insert_reservations_stmt(
+            [
+                (ids.new_id("res"), reference, DEFAULT_WAREHOUSE, i.sku, i.quantity, now)
+                for i in merged
+            ]
+        )
     )
+    return ReservationPlan(merged, statements)
+
+
+async def reserve(conn: Conn, reference: str, items: Sequence[Item]) -> None:
+    """Hold `items` for `reference`, all or nothing (raises `InsufficientStock`)."""
+    plan = await plan_reservation(conn, reference, items)
+    plan.check(await conn.batch(plan.statements))
 
 
 async def release(conn: Conn, reference: str) -> int:

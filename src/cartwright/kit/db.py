@@ -15,6 +15,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -36,8 +37,25 @@ class Dialect(StrEnum):
     SQLITE = "sqlite"
 
 
+@dataclass(frozen=True, slots=True)
+class Stmt:
+    """One write (INSERT, UPDATE or DELETE, no RETURNING) for `Conn.batch`."""
+
+    sql: str
+    args: tuple[Any, ...]
+
+
+def stmt(sql: str, *args: Any) -> Stmt:
+    return Stmt(sql, args)
+
+
 class Conn(Protocol):
     dialect: Dialect
+
+    async def batch(self, statements: Sequence[Stmt]) -> list[int]:
+        """Run independent writes, as one round trip where the database allows; returns
+        each one's row count. They must not depend on each other's effects."""
+        ...
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
     async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
@@ -117,6 +135,27 @@ class PgConn:
         except asyncpg.UniqueViolationError as exc:
             raise UniqueViolation(exc.constraint_name) from exc
 
+    async def batch(self, statements: Sequence[Stmt]) -> list[int]:
+        if len(statements) == 1:
+            return [await self.execute(statements[0].sql, *statements[0].args)]
+        sql, args = _combined(statements)
+        row = await self.fetchrow(sql, *args)
+        assert row is not None
+        return [int(v) for v in row.values()]
+
+
+def _combined(statements: Sequence[Stmt]) -> tuple[str, list[Any]]:
+    """Several writes as one statement: each a data-modifying CTE, all run once, against
+    one snapshot; the SELECT returns their row counts. One round trip, one parse."""
+    parts, counts, args = [], [], []
+    for i, statement in enumerate(statements):
+        offset = len(args)
+        sql = _PARAM.sub(lambda m, o=offset: f"${int(m.group(1)) + o}", statement.sql)
+        parts.append(f"w{i} AS ({sql} RETURNING 1)")
+        counts.append(f"(SELECT count(*) FROM w{i}) AS c{i}")
+        args.extend(statement.args)
+    return f"WITH {', '.join(parts)} SELECT {', '.join(counts)}", args
+
 
 # -------------------------------------------------------------------------------- SQLite
 
@@ -179,6 +218,9 @@ class SqliteConn:
         except sqlite3.IntegrityError as exc:
             raise _integrity(exc) from exc
 
+    async def batch(self, statements: Sequence[Stmt]) -> list[int]:
+        return [await self.execute(s.sql, *s.args) for s in statements]
+
 
 def _integrity(exc: sqlite3.IntegrityError) -> Exception:
     message = str(exc)
@@ -188,6 +230,10 @@ def _integrity(exc: sqlite3.IntegrityError) -> Exception:
 
 
 # ------------------------------------------------------------------------------ Database
+
+
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    return None
 
 
 class Database:
@@ -207,8 +253,11 @@ class Database:
                 asyncpg_dsn(self.url),
                 min_size=min(2, self._pool_size),
                 max_size=self._pool_size,
-                command_timeout=30,
                 server_settings={"application_name": "cartwright"},
+                # asyncpg's default reset (RESET ALL, UNLISTEN, advisory unlock, ...) costs a
+                # round trip per release. We keep no session state on a connection (no SET,
+                # LISTEN or advisory locks), and transactions end before release.
+                reset=_no_reset,
             )
         else:
             conn = await aiosqlite.connect(

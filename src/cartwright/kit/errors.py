@@ -86,6 +86,10 @@ class Unauthenticated(AppError):
     title = "Authentication required"
     replayable = False
 
+    def __init__(self, detail: str | None = None) -> None:
+        # RFC 9110 §11.6.1: a 401 names the scheme to authenticate with.
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="cartwright"'})
+
 
 class Forbidden(AppError):
     status = 403

@@ -29,7 +29,12 @@ def new_id(prefix: str) -> str:
 
 def new_secret_id(prefix: str, random_chars: int = 22) -> str:
     """`random_chars` base62 characters: 22 of them carry 130 bits."""
-    return prefix + "_" + "".join(secrets.choice(_BASE62) for _ in range(random_chars))
+    value = secrets.randbits(6 * random_chars)  # more bits than needed: no visible bias
+    out = []
+    for _ in range(random_chars):
+        value, digit = divmod(value, 62)
+        out.append(_BASE62[digit])
+    return prefix + "_" + "".join(out)
 
 
 def has_prefix(value: str, prefix: str) -> bool:

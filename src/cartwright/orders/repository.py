@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row
+from cartwright.kit.db import Conn, Dialect, Row
 
 ORDER_COLUMNS = (
     "number, id, cart_id, status, payment_status, fulfillment_status, currency, email,"
@@ -13,30 +13,44 @@ ORDER_COLUMNS = (
 )
 
 
-async def insert_order(conn: Conn, values: Sequence[object]) -> Row:
-    row = await conn.fetchrow(
-        "INSERT INTO orders (id, cart_id, status, payment_status, fulfillment_status, currency,"
-        " email, shipping_address, billing_address, shipping_method, subtotal, discount,"
-        " shipping, tax, total, amount_captured, next_action, access_token_hash, created_at,"
-        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-        f" $15, $16, $17, $18, $19, $19) RETURNING {ORDER_COLUMNS}",
-        *values,
+_INSERT_ORDER = (
+    "INSERT INTO orders (id, cart_id, status, payment_status, fulfillment_status, currency,"
+    " email, shipping_address, billing_address, shipping_method, subtotal, discount,"
+    " shipping, tax, total, amount_captured, next_action, access_token_hash, created_at,"
+    " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+    f" $15, $16, $17, $18, $19, $19) RETURNING {ORDER_COLUMNS}"
+)
+_ORDER_PARAMS = 19
+_LINE_WIDTH = 10
+
+
+def _insert_lines_sql(count: int, first_param: int) -> str:
+    values = ", ".join(
+        "(" + ", ".join(f"${first_param + i * _LINE_WIDTH + j}" for j in range(_LINE_WIDTH)) + ")"
+        for i in range(count)
     )
+    return (
+        "INSERT INTO order_lines (id, order_id, position, sku, variant_id, title, quantity,"
+        f" unit_price, subtotal, tax) VALUES {values}"
+    )
+
+
+async def insert_order_with_lines(
+    conn: Conn, values: Sequence[object], lines: Sequence[tuple[object, ...]]
+) -> Row:
+    """Insert an order and its lines: one statement on PostgreSQL (a data-modifying CTE;
+    the lines' foreign key is checked at the end of the statement)."""
+    line_values = [value for line in lines for value in line]
+    if conn.dialect is Dialect.POSTGRES:
+        row = await conn.fetchrow(
+            f"WITH l AS ({_insert_lines_sql(len(lines), _ORDER_PARAMS + 1)}) {_INSERT_ORDER}",
+            *values, *line_values,
+        )
+    else:
+        row = await conn.fetchrow(_INSERT_ORDER, *values)
+        await conn.execute(_insert_lines_sql(len(lines), 1), *line_values)
     assert row is not None
     return row
-
-
-async def insert_lines(conn: Conn, rows: Sequence[tuple[object, ...]]) -> None:
-    width = 10
-    values = ", ".join(
-        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
-        for i in range(len(rows))
-    )
-    await conn.execute(
-        "INSERT INTO order_lines (id, order_id, position, sku, variant_id, title, quantity,"
-        f" unit_price, subtotal, tax) VALUES {values}",
-        *(value for row in rows for value in row),
-    )
 
 
 async def get_order(conn: Conn, order_id: str) -> Row | None:

@@ -151,7 +151,7 @@ async def place_order(
     """Insert the order and its lines. `order.placed` when it is paid for, else
     `order.created` (the payment is still pending or needs the shopper)."""
     now = clock.utcnow()
-    row = await repository.insert_order(
+    row = await repository.insert_order_with_lines(
         conn,
         (
             order.order_id, order.cart_id, OrderStatus.OPEN, payment_status, "unfulfilled",
@@ -163,8 +163,8 @@ async def place_order(
             orjson.dumps(next_action).decode() if next_action else None,
             access_token_hash, now,
         ),
+        _line_rows(order),
     )
-    await repository.insert_lines(conn, _line_rows(order))
     view = present(row, _line_views(order))
     paid = payment_status in ("authorized", "captured")
     return view, [Event("order.placed" if paid else "order.created", order.order_id, view)]

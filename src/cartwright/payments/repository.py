@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row, placeholders
+from cartwright.kit.db import Conn, Row, Stmt, placeholders, stmt
 
 PAYMENT_COLUMNS = (
     "id, order_id, provider, status, currency, amount, amount_authorized, amount_captured,"
@@ -12,11 +12,11 @@ PAYMENT_COLUMNS = (
 )
 
 
-async def insert_payment(
-    conn: Conn, *, payment_id: str, order_id: str, provider: str, status: str, currency: str,
+def insert_payment_stmt(
+    *, payment_id: str, order_id: str, provider: str, status: str, currency: str,
     amount: int, capture_method: str, token: str, now: datetime,
-) -> None:
-    await conn.execute(
+) -> Stmt:
+    return stmt(
         "INSERT INTO payments (id, order_id, provider, status, currency, amount,"
         " capture_method, token, created_at, updated_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
@@ -24,20 +24,20 @@ async def insert_payment(
     )
 
 
-async def move(
-    conn: Conn, payment_id: str, *, sources: Sequence[str], target: str,
+def move_stmt(
+    payment_id: str, *, sources: Sequence[str], target: str,
     reference: str | None, amount_authorized: int | None, amount_captured: int | None,
     failure_code: str | None, failure_message: str | None, next_action: str | None,
     unknown_since: datetime | None, now: datetime,
-) -> Row | None:
-    """Move the payment to `target` only from one of `sources` (the state machine's guard)."""
-    return await conn.fetchrow(
+) -> Stmt:
+    """Move the payment to `target` only from one of `sources` (the state machine's guard):
+    its row count is 0 when the payment is not in one of them."""
+    return stmt(
         "UPDATE payments SET status = $2, provider_reference = COALESCE($3, provider_reference),"
         " amount_authorized = COALESCE($4, amount_authorized),"
         " amount_captured = COALESCE($5, amount_captured), failure_code = $6,"
         " failure_message = $7, next_action = $8, unknown_since = $9, updated_at = $10"
-        f" WHERE id = $1 AND status IN ({placeholders(11, len(sources))})"
-        f" RETURNING {PAYMENT_COLUMNS}",
+        f" WHERE id = $1 AND status IN ({placeholders(11, len(sources))})",
         payment_id, target, reference, amount_authorized, amount_captured, failure_code,
         failure_message, next_action, unknown_since, now, *sources,
     )

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, assert_never
 
 import orjson
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
@@ -20,7 +21,7 @@ from tenacity.wait import wait_random_exponential
 
 from cartwright.events.service import Event
 from cartwright.kit import clock
-from cartwright.kit.db import Conn, Row
+from cartwright.kit.db import Conn, Row, Stmt
 from cartwright.kit.errors import NotFound, ProviderUnavailable
 from cartwright.ops import metrics
 from cartwright.payments import repository
@@ -37,10 +38,67 @@ TIMED_OUT = ProviderResult(ProviderStatus.PENDING, message="the provider did not
 
 
 @dataclass(frozen=True, slots=True)
-class PaymentChange:
-    payment: Row
+class Payment:
+    """A payment as stored: enough to present it and to plan its next transition."""
+
+    id: str
+    order_id: str
+    provider: str
     status: PaymentStatus
+    currency: str
+    amount: int
+    amount_captured: int
+    amount_refunded: int
+    capture_method: str
+    failure_code: str | None
+    next_action: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> Payment:
+        next_action = row["next_action"]
+        return cls(
+            id=row["id"], order_id=row["order_id"], provider=row["provider"],
+            status=PaymentStatus(row["status"]), currency=row["currency"], amount=row["amount"],
+            amount_captured=row["amount_captured"], amount_refunded=row["amount_refunded"],
+            capture_method=row["capture_method"], failure_code=row["failure_code"],
+            next_action=orjson.loads(next_action) if isinstance(next_action, str) else next_action,
+            created_at=row["created_at"], updated_at=row["updated_at"],
+        )
+
+    def present(self) -> dict[str, Any]:
+        def money(amount: int) -> dict[str, Any]:
+            return {"amount": amount, "currency": self.currency}
+
+        return {
+            "id": self.id,
+            "order_id": self.order_id,
+            "provider": self.provider,
+            "status": self.status.value,
+            "amount": money(self.amount),
+            "amount_captured": money(self.amount_captured),
+            "amount_refunded": money(self.amount_refunded),
+            "capture_method": self.capture_method,
+            "failure_code": self.failure_code,
+            "next_action": self.next_action,
+            "created_at": clock.isoformat(self.created_at),
+            "updated_at": clock.isoformat(self.updated_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentChange:
+    """A planned transition: the guarded write (row count 1 when it applied), the payment
+    as it will be, and the events that describe the change."""
+
+    statement: Stmt
+    payment: Payment
     events: list[Event]
+
+    @property
+    def status(self) -> PaymentStatus:
+        return self.payment.status
 
 
 def _status_for(result: ProviderResult) -> PaymentStatus:
@@ -57,24 +115,8 @@ def _status_for(result: ProviderResult) -> PaymentStatus:
             return PaymentStatus.FAILED
         case ProviderStatus.PENDING:
             return PaymentStatus.UNKNOWN
-
-
-def present(row: Row) -> dict[str, Any]:
-    next_action = row["next_action"]
-    return {
-        "id": row["id"],
-        "order_id": row["order_id"],
-        "provider": row["provider"],
-        "status": row["status"],
-        "amount": {"amount": row["amount"], "currency": row["currency"]},
-        "amount_captured": {"amount": row["amount_captured"], "currency": row["currency"]},
-        "amount_refunded": {"amount": row["amount_refunded"], "currency": row["currency"]},
-        "capture_method": row["capture_method"],
-        "failure_code": row["failure_code"],
-        "next_action": orjson.loads(next_action) if isinstance(next_action, str) else next_action,
-        "created_at": clock.isoformat(row["created_at"]),
-        "updated_at": clock.isoformat(row["updated_at"]),
-    }
+        case _:
+            assert_never(result.status)
 
 
 _EVENTS: dict[PaymentStatus, tuple[str, ...]] = {
@@ -88,51 +130,60 @@ _EVENTS: dict[PaymentStatus, tuple[str, ...]] = {
 }
 
 
-async def create_payment(
-    conn: Conn, *, payment_id: str, order_id: str, provider: str, amount: int, currency: str,
+def new_payment(
+    *, payment_id: str, order_id: str, provider: str, amount: int, currency: str,
     token: str, capture_method: str,
-) -> None:
-    """Record the payment before the provider is asked (status `processing`)."""
-    await repository.insert_payment(
-        conn, payment_id=payment_id, order_id=order_id, provider=provider,
+) -> tuple[Payment, Stmt]:
+    """The payment recorded before the provider is asked (`processing`), and its insert."""
+    now = clock.utcnow()
+    payment = Payment(
+        id=payment_id, order_id=order_id, provider=provider, status=PaymentStatus.PROCESSING,
+        currency=currency, amount=amount, amount_captured=0, amount_refunded=0,
+        capture_method=capture_method, failure_code=None, next_action=None,
+        created_at=now, updated_at=now,
+    )
+    return payment, repository.insert_payment_stmt(
+        payment_id=payment_id, order_id=order_id, provider=provider,
         status=PaymentStatus.PROCESSING, currency=currency, amount=amount,
-        capture_method=capture_method, token=token, now=clock.utcnow(),
+        capture_method=capture_method, token=token, now=now,
     )
 
 
-async def apply_result(
-    conn: Conn, payment_id: str, result: ProviderResult, *, amount: int
-) -> PaymentChange | None:
-    """Apply a provider's answer; None when the state machine does not allow the move
-    (another process got there first, or nothing changed)."""
+def plan_result(payment: Payment, result: ProviderResult) -> PaymentChange:
+    """Plan applying a provider's answer to `payment`. The caller runs the statement in its
+    transaction and must find row count 1, or another process moved the payment first."""
     target = _status_for(result)
     now = clock.utcnow()
-    next_action = orjson.dumps(result.next_action).decode() if result.next_action else None
-    row = await repository.move(
-        conn, payment_id, sources=sources_of(target), target=target,
-        reference=result.reference,
-        amount_authorized=amount if target in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED) else None,
-        amount_captured=result.amount_captured if target is PaymentStatus.CAPTURED else None,
-        failure_code=result.decline_code if target is PaymentStatus.DECLINED else (
-            "provider_unreachable" if target is PaymentStatus.FAILED else None
-        ),
-        failure_message=result.message if target in (PaymentStatus.DECLINED, PaymentStatus.FAILED) else None,
-        next_action=next_action, unknown_since=now if target is PaymentStatus.UNKNOWN else None,
-        now=now,
+    succeeded = target in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED)
+    captured = result.amount_captured if target is PaymentStatus.CAPTURED else payment.amount_captured
+    failure_code = (
+        result.decline_code if target is PaymentStatus.DECLINED
+        else "provider_unreachable" if target is PaymentStatus.FAILED else None
     )
-    if row is None:
-        return None
-    data = present(row)
+    statement = repository.move_stmt(
+        payment.id, sources=sources_of(target), target=target, reference=result.reference,
+        amount_authorized=payment.amount if succeeded else None,
+        amount_captured=captured if target is PaymentStatus.CAPTURED else None,
+        failure_code=failure_code,
+        failure_message=result.message if target in (PaymentStatus.DECLINED, PaymentStatus.FAILED) else None,
+        next_action=orjson.dumps(result.next_action).decode() if result.next_action else None,
+        unknown_since=now if target is PaymentStatus.UNKNOWN else None, now=now,
+    )
+    after = replace(
+        payment, status=target, amount_captured=captured, failure_code=failure_code,
+        next_action=result.next_action, updated_at=now,
+    )
+    data = after.present()
     # Payments belong to their order: the order is the aggregate their events are filed under.
-    events = [Event(t, row["order_id"], data) for t in _EVENTS[target]]
-    return PaymentChange(row, target, events)
+    events = [Event(t, payment.order_id, data) for t in _EVENTS[target]]
+    return PaymentChange(statement, after, events)
 
 
-async def get_payment(conn: Conn, payment_id: str) -> Row:
+async def get_payment(conn: Conn, payment_id: str) -> Payment:
     row = await repository.get(conn, payment_id)
     if row is None:
         raise NotFound(f"No payment {payment_id}.")
-    return row
+    return Payment.from_row(row)
 
 
 class Gateway:

@@ -68,11 +68,15 @@ class SandboxProvider:
         return self._wire(row) if row is not None else await self.retrieve(idempotency_key)
 
     async def cancel(self, idempotency_key: str) -> dict[str, Any] | None:
+        """Cancel what is not captured. An unknown key gets a canceled tombstone, so a
+        late authorization with that key can no longer charge."""
         async with self._db.transaction() as conn:
             await conn.execute(
-                "UPDATE sandbox_psp_payments SET status = 'canceled'"
-                " WHERE idempotency_key = $1 AND status IN ('requires_action', 'authorized')",
-                idempotency_key,
+                "INSERT INTO sandbox_psp_payments (idempotency_key, reference, token, amount,"
+                " currency, status, created_at) VALUES ($1, $2, '', 0, 'XXX', 'canceled', $3)"
+                " ON CONFLICT (idempotency_key) DO UPDATE SET status = 'canceled'"
+                " WHERE sandbox_psp_payments.status IN ('requires_action', 'authorized')",
+                idempotency_key, ids.new_id("sbx"), clock.utcnow(),
             )
         return await self.retrieve(idempotency_key)
 

@@ -8,7 +8,7 @@ document it with `body_doc(Model)`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import orjson
@@ -53,11 +53,42 @@ async def read_json(request: Request) -> Any:
             {"field": "", "message": "The body is empty; send a JSON object."}
         ])
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ValidationFailed("The body is not valid JSON.", errors=[
             {"field": "", "message": "The body is not valid JSON."}
         ]) from None
+    if b"\\u0000" in raw:  # cheap pre-check; orjson rejects a raw NUL byte itself
+        nul_fields = sorted(set(_fields_with_nul(data)))
+        if nul_fields:
+            raise ValidationFailed(
+                f"{nul_fields[0] or 'body'}: may not contain the NUL character",
+                errors=[
+                    {"field": f, "message": "may not contain the NUL character"}
+                    for f in nul_fields
+                ],
+            )
+    return data
+
+
+def _fields_with_nul(data: Any) -> Iterator[str]:
+    """Where the parsed body holds U+0000, which no text column (PostgreSQL) can store.
+    Iterative: a body may nest as deep as the JSON parser allows."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                yield path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                field = key.replace("\x00", "\\u0000")
+                field = f"{path}.{field}" if path else field
+                if "\x00" in key:
+                    yield field
+                stack.append((item, field))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
 
 
 def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
