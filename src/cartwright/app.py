@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +29,7 @@ from cartwright.kit.errors import (
     BadRequest,
     MethodNotAllowed,
     NotFound,
+    ServiceUnavailable,
     ValidationFailed,
 )
 from cartwright.kit.settings import Settings, get_settings
@@ -39,6 +42,20 @@ from cartwright.web.guard import RejectNul
 from cartwright.web.responses import json_response
 
 log = structlog.get_logger("cartwright.api")
+
+# Failures of the platform's own database that a retry may cure: answered 503 with
+# Retry-After instead of 500. (A request's transaction rolled back with them.)
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.QueryCanceledError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    ConnectionError,
+    sqlite3.OperationalError,
+)
 
 
 def _problem(err: AppError) -> Response:
@@ -83,6 +100,11 @@ def _allowed_methods(request: Request) -> list[str]:
         if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
             allowed.append(method)
     return allowed
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable", path=request.url.path, error=repr(exc))
+    return _problem(ServiceUnavailable("The database is unavailable; nothing was changed."))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -132,6 +154,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for error in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(RejectNul)
     for router in (

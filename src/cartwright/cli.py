@@ -124,6 +124,8 @@ def create_key(
     from cartwright.kit.db import Database
 
     settings = get_settings()
+    if type_ not in ("publishable", "secret"):
+        raise typer.BadParameter("must be 'publishable' or 'secret'", param_hint="--type")
 
     async def _create() -> dict[str, object]:
         db = Database(settings.database_url)

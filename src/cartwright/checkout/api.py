@@ -8,9 +8,10 @@ from cartwright.access.service import Principal
 from cartwright.checkout import service
 from cartwright.checkout.schemas import CheckoutIn
 from cartwright.web.body import body_doc, json_body
-from cartwright.web.deps import platform, requires
-from cartwright.web.idempotent import REPLAYED, claim_for
-from cartwright.web.responses import raw_json_response
+from cartwright.orders.api import require_order_access
+from cartwright.web.deps import caller, platform, requires
+from cartwright.web.idempotent import claim_for, replay_headers
+from cartwright.web.responses import json_response, raw_json_response
 
 router = APIRouter(prefix="/v1", tags=["checkout"])
 
@@ -39,5 +40,18 @@ async def checkout(
     )
     headers = dict(answer.headers or {})
     if answer.replayed:
-        headers.update(REPLAYED)
+        headers.update(replay_headers(answer.status))
     return raw_json_response(answer.body, answer.status, headers)
+
+
+@router.post("/orders/{order_id}/payment/confirm", tags=["orders"])
+async def confirm_payment(
+    request: Request, order_id: str, principal: Principal = Depends(caller)
+) -> Response:
+    """The shopper passed 3-D Secure: the order's payment moves on. A publishable key
+    needs the order's `Cartwright-Order-Token`."""
+    if principal.is_publishable:
+        await require_order_access(request, order_id, principal)
+    else:
+        principal.require(Scope.ORDERS_WRITE)
+    return json_response(await service.confirm_payment(platform(request), order_id))

@@ -16,6 +16,7 @@ docs/adr/0003-order-after-authorization.md).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,27 +24,30 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
+import structlog
 
 from cartwright.cart import service as cart
-from cartwright.checkout import repository
 from cartwright.cart.service import Quote
+from cartwright.checkout import repository
 from cartwright.events import service as events
 from cartwright.idempotency import service as idempotency
 from cartwright.inventory import service as inventory
 from cartwright.kit import clock, ids
-from cartwright.kit.db import Conn, Row, UniqueViolation
+from cartwright.kit.db import Conn, GuardFailed, Row, Stmt, UniqueViolation, guarded
 from cartwright.kit.errors import AppError, NotFound, ProviderUnavailable
 from cartwright.kit.failpoints import failpoint
+from cartwright.kit.settings import Settings
 from cartwright.ops import metrics
 from cartwright.orders import service as orders
 from cartwright.orders.service import NewOrder, NewOrderLine
 from cartwright.payments import service as payments
 from cartwright.payments.connector import AuthorizeRequest, ProviderResult, ProviderStatus
 from cartwright.payments.errors import PaymentDeclined
-from cartwright.payments.service import Payment
-from cartwright.payments.state import FAILED, ORDER_PAYMENT_STATUS, SUCCEEDED, PaymentStatus
-from cartwright.kit.settings import Settings
+from cartwright.payments.service import Payment, PaymentChange
+from cartwright.payments.state import FAILED, ORDER_PAYMENT_STATUS, SUCCEEDED
 from cartwright.platform import Platform
+
+log = structlog.get_logger("cartwright.checkout")
 
 UNREACHABLE = ProviderResult(ProviderStatus.NOT_FOUND, message="the provider could not be reached")
 # An unknown payment the provider has no record of: it never reached the provider.
@@ -75,7 +79,7 @@ class Saga:
     checkout_id: str
     payment: Payment
     order: NewOrder
-    access_token_hash: str
+    access_token: str
     claim: idempotency.Claim | None
 
     @classmethod
@@ -86,14 +90,15 @@ class Saga:
                 row["idempotency_owner"], row["idempotency_route"], row["idempotency_key"], ""
             )
         return cls(
-            row["id"], payment, NewOrder.from_json(row["snapshot"]), row["access_token_hash"],
+            row["id"], payment, NewOrder.from_json(row["snapshot"]), row["access_token"],
             claim,
         )
 
 
-def _new_order(order_id: str, q: Quote) -> NewOrder:
+def _new_order(order_id: str, number: int, q: Quote) -> NewOrder:
     return NewOrder(
         order_id=order_id,
+        number=number,
         cart_id=q.cart_id,
         currency=q.currency,
         email=q.email,
@@ -145,18 +150,22 @@ async def _checkout(
     settings = p.settings
     checkout_id, order_id, payment_id = ids.new_id("chk"), ids.new_id("ord"), ids.new_id("pay")
     access_token = ids.new_secret_id("otok", 32)
-    token_hash = orders.hash_token(access_token)
     provider = p.gateway.default_provider
     capture = settings.capture_method == "automatic"
 
     # Commit 1. Anything refused here rolls back whole; a replayable refusal is stored.
     try:
         async with p.db.transaction() as conn:
-            stored = await idempotency.claim(conn, claim)
+            # One round trip: claim the key and take the order's number.
+            taken, number = await conn.batch(
+                [idempotency.claim_stmt(claim), orders.next_number_stmt(conn.dialect)]
+            )
+            stored = await idempotency.settle_claim(conn, claim, taken)
             if stored is not None:
                 return Answer(stored.status, stored.body, replayed=True)
+            assert number is not None
             quote = await cart.begin_checkout(conn, p.providers, cart_id)
-            order = _new_order(order_id, quote)
+            order = _new_order(order_id, number, quote)
             reservation = await inventory.plan_reservation(
                 conn, order_id, [inventory.Item(line.sku, line.quantity) for line in order.lines]
             )
@@ -169,7 +178,7 @@ async def _checkout(
             insert_checkout = repository.insert_checkout_stmt(
                 (
                     checkout_id, cart_id, order_id, payment_id, CheckoutStatus.PROCESSING,
-                    order.to_json(), token_hash, claim.owner, claim.route, claim.key,
+                    order.to_json(), access_token, claim.owner, claim.route, claim.key,
                     now + timedelta(seconds=settings.payment_recovery_after_s), now,
                 )
             )
@@ -193,14 +202,14 @@ async def _checkout(
     failpoint("checkout.after_authorize")
 
     # Commit 2.
-    saga = Saga(checkout_id, payment, order, token_hash, claim)
-    answer = await _finish(p, saga, result, access_token=access_token)
+    saga = Saga(checkout_id, payment, order, access_token, claim)
+    answer = await _finish(p, saga, result)
     if answer is None:  # the recovery worker finished it first: answer as it did
         async with p.db.transaction() as conn:
             stored = await idempotency.claim(conn, claim)
         if stored is None:
             raise RuntimeError(f"checkout {checkout_id} finished without a stored answer")
-        answer = Answer(stored.status, stored.body, replayed=True)
+        answer = Answer(stored.status, stored.body)
     return answer
 
 
@@ -224,81 +233,88 @@ def _next_look(settings: Settings, result: ProviderResult) -> timedelta:
     return timedelta(seconds=settings.payment_recovery_after_s)
 
 
-class _Lost(Exception):
-    """Another process moved the checkout first; this transaction must roll back."""
-
-
-def _expect_applied(counts: list[int], what: str) -> None:
-    if any(count != 1 for count in counts):
-        raise _Lost(what)
+class _Unresolved(Exception):
+    """The payment is still awaited; this transaction must roll back."""
 
 
 async def _finish(
-    p: Platform, saga: Saga, result: ProviderResult, *, access_token: str | None
+    p: Platform, saga: Saga, result: ProviderResult
 ) -> Answer | None:
-    """Commit 2 of the saga, from `processing`, in its own transaction. None when another
-    process finished the checkout first: then this transaction rolls back whole."""
+    """Commit 2 of the saga, from `processing`. None when another process finished the
+    checkout first: then nothing of this attempt is applied."""
+    change = payments.plan_result(saga.payment, result)
     try:
-        async with p.db.transaction() as conn:
-            return await _finish_or_lose(
-                conn, p.settings, saga, result, access_token=access_token
-            )
-    except (_Lost, UniqueViolation):
+        if change.status in FAILED:
+            async with p.db.transaction() as conn:
+                return await _fail(conn, p.settings, saga, change, result)
+        return await _place(p, saga, change, result)
+    except (GuardFailed, UniqueViolation):
         return None
 
 
-async def _finish_or_lose(
-    conn: Conn, settings: Settings, saga: Saga, result: ProviderResult, *,
-    access_token: str | None,
-) -> Answer:
-    order = saga.order
+def _guard(saga: Saga, target: CheckoutStatus, settings: Settings, result: ProviderResult) -> Stmt:
     now = clock.utcnow()
-    change = payments.plan_result(saga.payment, result)
-    failed = change.status in FAILED
-    target = CheckoutStatus.FAILED if failed else (
-        CheckoutStatus.PLACED if change.status in SUCCEEDED else CheckoutStatus.AWAITING_PAYMENT
+    return guarded(
+        repository.move_stmt(
+            saga.checkout_id, from_status=CheckoutStatus.PROCESSING, to_status=target,
+            next_check_at=now + _next_look(settings, result), now=now,
+        )
     )
-    guard = repository.move_stmt(
-        saga.checkout_id, from_status=CheckoutStatus.PROCESSING, to_status=target,
-        next_check_at=now + _next_look(settings, result), now=now,
-    )
-    if failed:
-        counts = await conn.batch([guard, change.statement])
-        _expect_applied(counts, "checkout finished elsewhere")
-        await inventory.release(conn, order.order_id)
-        await cart.reopen(conn, order.cart_id)
-        error = _failure(result)
-        body = orjson.dumps(error.problem())
-        writes = [events.record_stmt(change.events)]
-        if saga.claim is not None:
-            writes.append(idempotency.complete_stmt(saga.claim, error.status, body))
-        await conn.batch(writes)
-        return Answer(error.status, body, headers=error.headers)
 
-    # The order's id is unique: if another process placed it first, this insert fails
-    # (UniqueViolation) and the whole transaction rolls back.
-    view, order_events = await orders.place_order(
-        conn, order, payment_status=ORDER_PAYMENT_STATUS[change.status],
+
+async def _place(
+    p: Platform, saga: Saga, change: PaymentChange, result: ProviderResult
+) -> Answer:
+    """Paid, pending or awaiting 3-D Secure: the order is placed. One atomic batch: the
+    checkout, payment and cart moves are guards, so if another process finished this
+    checkout first, nothing here is applied (`GuardFailed`)."""
+    order = saga.order
+    succeeded = change.status in SUCCEEDED
+    target = CheckoutStatus.PLACED if succeeded else CheckoutStatus.AWAITING_PAYMENT
+    view, order_events, order_writes = orders.plan_placement(
+        order, payment_status=ORDER_PAYMENT_STATUS[change.status],
         amount_captured=change.payment.amount_captured, next_action=result.next_action,
-        access_token_hash=saga.access_token_hash,
+        access_token_hash=orders.hash_token(saga.access_token),
     )
-    if access_token is not None:
-        view["access_token"] = access_token
-    status = 201 if change.status in SUCCEEDED else 202
+    view["access_token"] = saga.access_token
+    status = 201 if succeeded else 202
     body = orjson.dumps(view)
-    guarded = [guard, change.statement, cart.complete_checkout_stmt(order.cart_id, order.order_id)]
-    writes = [events.record_stmt([*change.events, *order_events])]
+    writes = [
+        _guard(saga, target, p.settings, result),
+        guarded(change.statement),
+        guarded(cart.complete_checkout_stmt(order.cart_id, order.order_id)),
+        *order_writes,
+        events.record_stmt([*change.events, *order_events]),
+    ]
     if saga.claim is not None:
         writes.append(idempotency.complete_stmt(saga.claim, status, body))
-    counts = await conn.batch([*guarded, *writes])
-    _expect_applied(counts[: len(guarded)], "checkout finished elsewhere")
+    await p.db.atomic_batch(writes)
     return Answer(status, body)
+
+
+async def _fail(
+    conn: Conn, settings: Settings, saga: Saga, change: PaymentChange, result: ProviderResult
+) -> Answer:
+    """Declined, or the provider was unreachable: no order; the stock goes back and the
+    cart can be paid again."""
+    order = saga.order
+    await conn.batch([_guard(saga, CheckoutStatus.FAILED, settings, result), guarded(change.statement)])
+    await inventory.release(conn, order.order_id)
+    await cart.reopen(conn, order.cart_id)
+    error = _failure(result)
+    body = orjson.dumps(error.problem())
+    writes = [events.record_stmt(change.events)]
+    if saga.claim is not None:
+        writes.append(idempotency.complete_stmt(saga.claim, error.status, body))
+    await conn.batch(writes)
+    return Answer(error.status, body, headers=error.headers)
 
 
 async def _resolve(
     conn: Conn, settings: Settings, saga: Saga, result: ProviderResult
 ) -> dict[str, Any] | None:
-    """Move an awaiting checkout on once its payment resolved; None if it did not move."""
+    """Move an awaiting checkout on once its payment resolved. None while the payment is
+    still awaited; `GuardFailed` when another process resolved it first."""
     if result.status in (ProviderStatus.PENDING, ProviderStatus.REQUIRES_ACTION):
         return None
     change = payments.plan_result(saga.payment, result)
@@ -310,8 +326,7 @@ async def _resolve(
         to_status=CheckoutStatus.PLACED if succeeded else CheckoutStatus.CANCELED,
         next_check_at=now, now=now,
     )
-    if await conn.batch([guard, change.statement]) != [1, 1]:
-        return None  # another process resolved it; nothing here is applied (see caller)
+    await conn.batch([guarded(guard), guarded(change.statement)])
     moved = await orders.record_payment_outcome(
         conn, order_id, from_statuses=("pending", "requires_action"),
         payment_status=ORDER_PAYMENT_STATUS[change.status],
@@ -340,12 +355,9 @@ async def confirm_payment(p: Platform, order_id: str) -> dict[str, Any]:
         row, saga = await _saga_for_order(conn, order_id)
     if row["status"] == CheckoutStatus.AWAITING_PAYMENT:
         result = await p.gateway.confirm(saga.payment.provider, saga.payment.id)
-        try:
+        with contextlib.suppress(GuardFailed):  # resolved meanwhile by another process
             async with p.db.transaction() as conn:
-                if await _resolve(conn, p.settings, saga, result) is None:
-                    raise _Lost("resolved elsewhere")
-        except _Lost:
-            pass
+                await _resolve(conn, p.settings, saga, result)
     async with p.db.connection() as conn:
         return await orders.get_order(conn, order_id)
 
@@ -372,6 +384,9 @@ async def recover_due(p: Platform) -> int:
             moved += await _recover_one(p, row)
         except ProviderUnavailable:
             metrics.recoveries.labels("provider_unavailable").inc()  # the lease retries later
+        except Exception:  # one bad row must not hold up the others; its lease retries it
+            metrics.recoveries.labels("error").inc()
+            log.exception("payment recovery failed", checkout_id=row["id"])
     return moved
 
 
@@ -381,10 +396,10 @@ async def _recover_one(p: Platform, row: Row) -> int:
         payment = await payments.get_payment(conn, row["payment_id"])
     saga = Saga.from_row(row, payment)
     result = await p.gateway.retrieve(payment.provider, payment.id)
-    expired = (
-        payment.status is PaymentStatus.REQUIRES_ACTION
-        and clock.utcnow() - row["created_at"]
-        >= timedelta(seconds=settings.requires_action_expiry_s)
+    # A payment still needing the shopper after the expiry is canceled, whether it asked
+    # for 3-D Secure at checkout or only turned out to once its lost answer was found.
+    expired = clock.utcnow() - row["created_at"] >= timedelta(
+        seconds=settings.requires_action_expiry_s
     )
     if expired and result.status is ProviderStatus.REQUIRES_ACTION:
         result = await p.gateway.cancel(payment.provider, payment.id)
@@ -401,7 +416,7 @@ async def _recover_one(p: Platform, row: Row) -> int:
                 result = cancel  # it did arrive meanwhile: finish with what it did
             else:
                 result = UNREACHABLE
-        finished = await _finish(p, saga, result, access_token=None)
+        finished = await _finish(p, saga, result)
         if finished is None:
             return 0
         metrics.recoveries.labels(f"finished_{finished.status}").inc()
@@ -413,8 +428,10 @@ async def _recover_one(p: Platform, row: Row) -> int:
         async with p.db.transaction() as conn:
             resolved = await _resolve(conn, settings, saga, result)
             if resolved is None:
-                raise _Lost("not resolved")
-    except _Lost:
+                raise _Unresolved()
+    except GuardFailed:
+        return 0
+    except _Unresolved:
         async with p.db.transaction() as conn:
             await repository.reschedule(
                 conn, saga.checkout_id, clock.utcnow() + _next_look(settings, result)

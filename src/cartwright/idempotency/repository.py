@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row, Stmt, stmt
+from cartwright.kit.db import Conn, Row, Stmt, stmt, value_stmt
 
 
 async def insert_claim(
@@ -15,6 +15,17 @@ async def insert_claim(
         owner, route, key, request_hash, now,
     )
     return inserted is not None
+
+
+def insert_claim_stmt(
+    owner: str, route: str, key: str, request_hash: str, now: datetime
+) -> Stmt:
+    return value_stmt(
+        "INSERT INTO idempotency_keys (owner, route, key, request_hash, status, created_at)"
+        " VALUES ($1, $2, $3, $4, 'in_progress', $5)"
+        " ON CONFLICT (owner, route, key) DO NOTHING RETURNING 1",
+        owner, route, key, request_hash, now,
+    )
 
 
 async def get(conn: Conn, owner: str, route: str, key: str) -> Row | None:

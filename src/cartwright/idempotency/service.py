@@ -51,11 +51,24 @@ def make_claim(owner: str, route: str, key: str, body: object) -> Claim:
     return Claim(owner, route, key, request_hash(body))
 
 
+def claim_stmt(c: Claim) -> Stmt:
+    """The claim as a batch value: 1 when this request took the key, None when it exists.
+    Pass the result to `settle_claim`."""
+    return repository.insert_claim_stmt(c.owner, c.route, c.key, c.request_hash, clock.utcnow())
+
+
 async def claim(conn: Conn, c: Claim) -> StoredResponse | None:
     """Claim the key; returns the stored response when the request already ran."""
-    now = clock.utcnow()
-    if await repository.insert_claim(conn, c.owner, c.route, c.key, c.request_hash, now):
+    (taken,) = await conn.batch([claim_stmt(c)])
+    return await settle_claim(conn, c, taken)
+
+
+async def settle_claim(conn: Conn, c: Claim, taken: int | None) -> StoredResponse | None:
+    """After `claim_stmt`: None when this request may run; the stored response when it ran
+    before; raises while it is still running or when the key was used for another body."""
+    if taken:
         return None
+    now = clock.utcnow()
     row = await repository.get(conn, c.owner, c.route, c.key)
     if row is None:  # deleted by the retention sweep between our two statements
         if await repository.insert_claim(conn, c.owner, c.route, c.key, c.request_hash, now):

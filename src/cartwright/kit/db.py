@@ -37,24 +37,44 @@ class Dialect(StrEnum):
     SQLITE = "sqlite"
 
 
+class GuardFailed(Exception):
+    """A guarded statement of a batch did not change exactly one row; nothing of the batch
+    was applied (PostgreSQL aborts the statement; on SQLite the caller's transaction rolls
+    back)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Stmt:
-    """One write (INSERT, UPDATE or DELETE, no RETURNING) for `Conn.batch`."""
+    """One statement for `Conn.batch`: a write (INSERT, UPDATE or DELETE, no RETURNING),
+    optionally a guard that must change exactly one row; or a `value`, a SELECT or
+    RETURNING of one scalar."""
 
     sql: str
     args: tuple[Any, ...]
+    guard: bool = False
+    value: bool = False
 
 
 def stmt(sql: str, *args: Any) -> Stmt:
     return Stmt(sql, args)
 
 
+def guarded(statement: Stmt) -> Stmt:
+    """`statement`, required to change exactly one row (a state machine's guard)."""
+    return Stmt(statement.sql, statement.args, guard=True)
+
+
+def value_stmt(sql: str, *args: Any) -> Stmt:
+    return Stmt(sql, args, value=True)
+
+
 class Conn(Protocol):
     dialect: Dialect
 
-    async def batch(self, statements: Sequence[Stmt]) -> list[int]:
-        """Run independent writes, as one round trip where the database allows; returns
-        each one's row count. They must not depend on each other's effects."""
+    async def batch(self, statements: Sequence[Stmt]) -> list[int | None]:
+        """Run independent statements, as one round trip where the database allows;
+        returns each write's row count and each value. They must not depend on each
+        other's effects. Raises `GuardFailed` if a guard did not change exactly one row."""
         ...
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
@@ -135,26 +155,36 @@ class PgConn:
         except asyncpg.UniqueViolationError as exc:
             raise UniqueViolation(exc.constraint_name) from exc
 
-    async def batch(self, statements: Sequence[Stmt]) -> list[int]:
-        if len(statements) == 1:
+    async def batch(self, statements: Sequence[Stmt]) -> list[int | None]:
+        if len(statements) == 1 and not (statements[0].guard or statements[0].value):
             return [await self.execute(statements[0].sql, *statements[0].args)]
-        sql, args = _combined(statements)
-        row = await self.fetchrow(sql, *args)
+        sql = _combined(tuple((s.sql, len(s.args), s.guard, s.value) for s in statements))
+        try:
+            row = await self.fetchrow(sql, *(a for s in statements for a in s.args))
+        except asyncpg.DivisionByZeroError:
+            raise GuardFailed() from None
         assert row is not None
-        return [int(v) for v in row.values()]
+        return [None if v is None else int(v) for v in row.values()]
 
 
-def _combined(statements: Sequence[Stmt]) -> tuple[str, list[Any]]:
-    """Several writes as one statement: each a data-modifying CTE, all run once, against
-    one snapshot; the SELECT returns their row counts. One round trip, one parse."""
-    parts, counts, args = [], [], []
-    for i, statement in enumerate(statements):
-        offset = len(args)
-        sql = _PARAM.sub(lambda m, o=offset: f"${int(m.group(1)) + o}", statement.sql)
-        parts.append(f"w{i} AS ({sql} RETURNING 1)")
-        counts.append(f"(SELECT count(*) FROM w{i}) AS c{i}")
-        args.extend(statement.args)
-    return f"WITH {', '.join(parts)} SELECT {', '.join(counts)}", args
+@lru_cache(maxsize=256)
+def _combined(shape: tuple[tuple[str, int, bool, bool], ...]) -> str:
+    """Several statements as one: each write a data-modifying CTE (all run once, to
+    completion, against one snapshot), and a SELECT of their row counts and values. A
+    guard divides by zero when its count is not 1, which aborts the whole statement.
+    One round trip, one parse, one implicit transaction."""
+    parts, columns, offset = [], [], 0
+    for i, (sql, arg_count, guard, value) in enumerate(shape):
+        renumbered = _PARAM.sub(lambda m, o=offset: f"${int(m.group(1)) + o}", sql)
+        offset += arg_count
+        if value:
+            parts.append(f"w{i} AS ({renumbered})")
+            columns.append(f"(SELECT * FROM w{i}) AS c{i}")
+        else:
+            parts.append(f"w{i} AS ({renumbered} RETURNING 1)")
+            count = f"(SELECT count(*) FROM w{i})"
+            columns.append(f"1 / ({count} = 1)::int AS c{i}" if guard else f"{count} AS c{i}")
+    return f"WITH {', '.join(parts)} SELECT {', '.join(columns)}"
 
 
 # -------------------------------------------------------------------------------- SQLite
@@ -191,7 +221,7 @@ class SqliteConn:
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         try:
             async with self._c.execute(_to_sqlite(sql), args) as cursor:
-                return list(await cursor.fetchall())  # type: ignore[arg-type]
+                return list(await cursor.fetchall())
         except sqlite3.IntegrityError as exc:
             raise _integrity(exc) from exc
 
@@ -218,8 +248,18 @@ class SqliteConn:
         except sqlite3.IntegrityError as exc:
             raise _integrity(exc) from exc
 
-    async def batch(self, statements: Sequence[Stmt]) -> list[int]:
-        return [await self.execute(s.sql, *s.args) for s in statements]
+    async def batch(self, statements: Sequence[Stmt]) -> list[int | None]:
+        results = []
+        for s in statements:
+            if s.value:
+                value = await self.fetchval(s.sql, *s.args)
+                results.append(None if value is None else int(value))
+                continue
+            count = await self.execute(s.sql, *s.args)
+            if s.guard and count != 1:
+                raise GuardFailed()
+            results.append(count)
+        return results
 
 
 def _integrity(exc: sqlite3.IntegrityError) -> Exception:
@@ -253,7 +293,9 @@ class Database:
                 asyncpg_dsn(self.url),
                 min_size=min(2, self._pool_size),
                 max_size=self._pool_size,
-                server_settings={"application_name": "cartwright"},
+                # A statement that runs this long is a bug or an overload: cancel it
+                # (QueryCanceledError, answered 503) rather than hold the connection.
+                server_settings={"application_name": "cartwright", "statement_timeout": "30000"},
                 # asyncpg's default reset (RESET ALL, UNLISTEN, advisory unlock, ...) costs a
                 # round trip per release. We keep no session state on a connection (no SET,
                 # LISTEN or advisory locks), and transactions end before release.
@@ -310,6 +352,15 @@ class Database:
         assert self._sqlite is not None, "Database.connect() was not called"
         async with self._sqlite_lock:
             yield SqliteConn(self._sqlite)
+
+    async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int | None]:
+        """Run a batch atomically: on PostgreSQL as one statement, which is its own
+        transaction (no BEGIN/COMMIT round trips); on SQLite inside a transaction."""
+        if self._pool is not None:
+            async with self._pool.acquire() as connection:
+                return await PgConn(connection).batch(statements)
+        async with self.transaction() as conn:
+            return await conn.batch(statements)
 
     async def ping(self) -> bool:
         try:

@@ -118,6 +118,18 @@ class UnsupportedMediaType(AppError):
     replayable = False
 
 
+class ServiceUnavailable(AppError):
+    """The platform's own database is unreachable or overloaded; nothing was changed."""
+
+    status = 503
+    code = "service_unavailable"
+    title = "The service is temporarily unavailable"
+    replayable = False
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: int = 2) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+
+
 class ProviderUnavailable(AppError):
     """Every provider that could serve the call is failing; nothing was changed."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,13 +17,14 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     # How long a payment result may stay unknown before the worker asks the provider.
     payment_recovery_after_s: float = 60.0
-    # Timeout of one call to a payment provider, and how often a retryable failure is retried.
+    # Timeout of one call to a payment provider, and how many attempts a call gets in all
+    # when it fails retryably (5xx, refused connection).
     psp_timeout_s: float = 5.0
     psp_max_attempts: int = 3
     # How long a 3-D Secure challenge may stay open before the order is canceled.
     requires_action_expiry_s: float = 900.0
     # Capture at checkout (`automatic`) or leave the payment authorized (`manual`).
-    capture_method: str = "automatic"
+    capture_method: Literal["automatic", "manual"] = "automatic"
     # How often the in-process or standalone worker looks for work.
     worker_poll_interval_s: float = 1.0
     webhooks_allow_private: bool = False

@@ -9,8 +9,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 checkouts = Counter(
     "cartwright_checkouts_total",
-    "Checkout requests by outcome (placed, pending, requires_action, declined, "
-    "insufficient_stock, not_ready, provider_unavailable, ...).",
+    "Checkout requests by outcome: placed, awaiting_payment, payment_declined, "
+    "provider_unavailable, replayed, or the problem code of a refusal "
+    "(insufficient_stock, cart_not_ready, cart_closed, ...).",
     ["outcome"],
 )
 checkout_latency = Histogram(

@@ -5,7 +5,6 @@ from starlette.responses import Response
 
 from cartwright.access.scopes import Scope
 from cartwright.access.service import Principal
-from cartwright.checkout import service as checkout
 from cartwright.orders import service
 from cartwright.web.deps import Page, caller, page, platform, requires
 from cartwright.web.responses import json_response
@@ -14,9 +13,12 @@ router = APIRouter(prefix="/v1", tags=["orders"])
 ORDER_TOKEN_HEADER = "cartwright-order-token"
 
 
-async def _readable(request: Request, order_id: str, principal: Principal) -> None:
+async def require_order_access(request: Request, order_id: str, principal: Principal) -> None:
     """A publishable key opens an order only with that order's token; otherwise the
     order is as good as missing (404), so order ids cannot be probed."""
+    if not principal.is_publishable:
+        principal.require(Scope.ORDERS_READ)
+        return
     async with platform(request).db.connection() as conn:
         await service.get_order(
             conn, order_id, access_token=request.headers.get(ORDER_TOKEN_HEADER),
@@ -51,14 +53,3 @@ async def get_order(
     principal.require(Scope.ORDERS_READ)
     async with platform(request).db.connection() as conn:
         return json_response(await service.get_order(conn, order_id))
-
-
-@router.post("/orders/{order_id}/payment/confirm")
-async def confirm_payment(
-    request: Request, order_id: str, principal: Principal = Depends(caller)
-) -> Response:
-    if principal.is_publishable:
-        await _readable(request, order_id, principal)
-    else:
-        principal.require(Scope.ORDERS_WRITE)
-    return json_response(await checkout.confirm_payment(platform(request), order_id))

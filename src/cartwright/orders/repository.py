@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Dialect, Row
+from cartwright.kit.db import Conn, Dialect, Row, Stmt, stmt, value_stmt
 
 ORDER_COLUMNS = (
     "number, id, cart_id, status, payment_status, fulfillment_status, currency, email,"
@@ -13,44 +13,38 @@ ORDER_COLUMNS = (
 )
 
 
-_INSERT_ORDER = (
-    "INSERT INTO orders (id, cart_id, status, payment_status, fulfillment_status, currency,"
-    " email, shipping_address, billing_address, shipping_method, subtotal, discount,"
-    " shipping, tax, total, amount_captured, next_action, access_token_hash, created_at,"
-    " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-    f" $15, $16, $17, $18, $19, $19) RETURNING {ORDER_COLUMNS}"
-)
-_ORDER_PARAMS = 19
-_LINE_WIDTH = 10
+def next_number_stmt(dialect: Dialect) -> Stmt:
+    """The next order number, as a batch value: PostgreSQL draws from the identity
+    sequence of `orders.number`, SQLite from its counter table."""
+    if dialect is Dialect.POSTGRES:
+        return value_stmt("SELECT nextval(pg_get_serial_sequence('orders', 'number'))")
+    return value_stmt(
+        "UPDATE order_number_counter SET value = value + 1 WHERE id = 1 RETURNING value"
+    )
 
 
-def _insert_lines_sql(count: int, first_param: int) -> str:
+def insert_order_stmt(values: Sequence[object]) -> Stmt:
+    return stmt(
+        "INSERT INTO orders (number, id, cart_id, status, payment_status, fulfillment_status,"
+        " currency, email, shipping_address, billing_address, shipping_method, subtotal,"
+        " discount, shipping, tax, total, amount_captured, next_action, access_token_hash,"
+        " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+        " $13, $14, $15, $16, $17, $18, $19, $20, $20)",
+        *values,
+    )
+
+
+def insert_lines_stmt(lines: Sequence[tuple[object, ...]]) -> Stmt:
+    width = 10
     values = ", ".join(
-        "(" + ", ".join(f"${first_param + i * _LINE_WIDTH + j}" for j in range(_LINE_WIDTH)) + ")"
-        for i in range(count)
+        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
+        for i in range(len(lines))
     )
-    return (
+    return stmt(
         "INSERT INTO order_lines (id, order_id, position, sku, variant_id, title, quantity,"
-        f" unit_price, subtotal, tax) VALUES {values}"
+        f" unit_price, subtotal, tax) VALUES {values}",
+        *(value for line in lines for value in line),
     )
-
-
-async def insert_order_with_lines(
-    conn: Conn, values: Sequence[object], lines: Sequence[tuple[object, ...]]
-) -> Row:
-    """Insert an order and its lines: one statement on PostgreSQL (a data-modifying CTE;
-    the lines' foreign key is checked at the end of the statement)."""
-    line_values = [value for line in lines for value in line]
-    if conn.dialect is Dialect.POSTGRES:
-        row = await conn.fetchrow(
-            f"WITH l AS ({_insert_lines_sql(len(lines), _ORDER_PARAMS + 1)}) {_INSERT_ORDER}",
-            *values, *line_values,
-        )
-    else:
-        row = await conn.fetchrow(_INSERT_ORDER, *values)
-        await conn.execute(_insert_lines_sql(len(lines), 1), *line_values)
-    assert row is not None
-    return row
 
 
 async def get_order(conn: Conn, order_id: str) -> Row | None:

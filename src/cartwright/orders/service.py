@@ -17,7 +17,7 @@ import orjson
 
 from cartwright.events.service import Event
 from cartwright.kit import clock
-from cartwright.kit.db import Conn, Row
+from cartwright.kit.db import Conn, Dialect, Row, Stmt
 from cartwright.kit.errors import NotFound
 from cartwright.orders import repository
 
@@ -44,6 +44,7 @@ class NewOrder:
     """Everything an order is placed from; also the checkout's durable snapshot."""
 
     order_id: str
+    number: int
     cart_id: str
     currency: str
     email: str | None
@@ -144,30 +145,44 @@ def _line_views(order: NewOrder) -> list[dict[str, Any]]:
     ]
 
 
-async def place_order(
-    conn: Conn, order: NewOrder, *, payment_status: str, amount_captured: int,
+def next_number_stmt(dialect: Dialect) -> Stmt:
+    """A batch value: the number the next order gets (taken before it is written)."""
+    return repository.next_number_stmt(dialect)
+
+
+def plan_placement(
+    order: NewOrder, *, payment_status: str, amount_captured: int,
     next_action: dict[str, Any] | None, access_token_hash: str,
-) -> tuple[dict[str, Any], list[Event]]:
-    """Insert the order and its lines. `order.placed` when it is paid for, else
-    `order.created` (the payment is still pending or needs the shopper)."""
+) -> tuple[dict[str, Any], list[Event], list[Stmt]]:
+    """The order as it will read, its events, and the writes that place it (for the
+    caller's batch). `order.placed` when it is paid for, else `order.created` (the payment
+    is still pending or needs the shopper)."""
     now = clock.utcnow()
-    row = await repository.insert_order_with_lines(
-        conn,
-        (
-            order.order_id, order.cart_id, OrderStatus.OPEN, payment_status, "unfulfilled",
-            order.currency, order.email,
-            orjson.dumps(order.shipping_address).decode() if order.shipping_address else None,
-            orjson.dumps(order.billing_address).decode() if order.billing_address else None,
-            order.shipping_method, order.subtotal, order.discount, order.shipping, order.tax,
-            order.total, amount_captured,
-            orjson.dumps(next_action).decode() if next_action else None,
-            access_token_hash, now,
-        ),
-        _line_rows(order),
+    values = (
+        order.number, order.order_id, order.cart_id, OrderStatus.OPEN, payment_status,
+        "unfulfilled", order.currency, order.email,
+        orjson.dumps(order.shipping_address).decode() if order.shipping_address else None,
+        orjson.dumps(order.billing_address).decode() if order.billing_address else None,
+        order.shipping_method, order.subtotal, order.discount, order.shipping, order.tax,
+        order.total, amount_captured,
+        orjson.dumps(next_action).decode() if next_action else None, access_token_hash, now,
     )
+    row = dict(zip(_ORDER_FIELDS, values, strict=True))
+    row.update(updated_at=now, amount_refunded=0)
+    line_rows = _line_rows(order)
     view = present(row, _line_views(order))
     paid = payment_status in ("authorized", "captured")
-    return view, [Event("order.placed" if paid else "order.created", order.order_id, view)]
+    event = Event("order.placed" if paid else "order.created", order.order_id, view)
+    statements = [repository.insert_order_stmt(values), repository.insert_lines_stmt(line_rows)]
+    return view, [event], statements
+
+
+_ORDER_FIELDS = (
+    "number", "id", "cart_id", "status", "payment_status", "fulfillment_status", "currency",
+    "email", "shipping_address", "billing_address", "shipping_method", "subtotal",
+    "discount", "shipping", "tax", "total", "amount_captured", "next_action",
+    "access_token_hash", "created_at",
+)
 
 
 async def record_payment_outcome(

@@ -36,8 +36,13 @@ def claim_for(request: Request, *, required: bool = False) -> idempotency.Claim 
     return idempotency.make_claim(principal.key_id, route_of(request), key, body)
 
 
+def replay_headers(status: int) -> dict[str, str]:
+    # A stored 503 is replayed with the advice it first carried: try again shortly.
+    return {**REPLAYED, "Retry-After": "5"} if status == 503 else dict(REPLAYED)
+
+
 def replay(stored: idempotency.StoredResponse) -> Response:
-    return raw_json_response(stored.body, stored.status, REPLAYED)
+    return raw_json_response(stored.body, stored.status, replay_headers(stored.status))
 
 
 async def store_failure(request: Request, claim: idempotency.Claim, err: AppError) -> None:

@@ -47,7 +47,7 @@ def upgrade() -> None:
     sa.Column('payment_id', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('snapshot', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
-    sa.Column('access_token_hash', sa.String(length=64), nullable=False),
+    sa.Column('access_token', sa.String(length=64), nullable=False),
     sa.Column('next_check_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('idempotency_owner', sa.String(length=64), nullable=True),
     sa.Column('idempotency_route', sa.String(length=300), nullable=True),
