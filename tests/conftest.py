@@ -8,8 +8,10 @@ per session with short payment timeouts so the unknown-result paths run in secon
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -79,6 +81,12 @@ class Server:
     process: subprocess.Popen[bytes]
     log_path: Path
 
+    def kill(self) -> None:
+        """kill -9 every process of the server, as a crash would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -99,7 +107,10 @@ def start_server(
     if no_worker:
         args.append("--no-worker")
     log = log_path.open("wb")
-    process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    # A session of its own, so a test can kill -9 the whole server (all its workers).
+    process = subprocess.Popen(
+        args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+    )
     server = Server(f"http://127.0.0.1:{port}", database_url, process, log_path)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -113,6 +124,16 @@ def start_server(
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"server did not become ready:\n{log_path.read_text()}")
+
+
+def start_worker(database_url: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """A standalone `cartwright worker` (payment recovery) on `database_url`."""
+    env = {**os.environ, **SERVER_ENV, "CARTWRIGHT_DATABASE_URL": database_url}
+    log = log_path.open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "cartwright.cli", "worker"], env=env, stdout=log,
+        stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
+    )
 
 
 @pytest.fixture(scope="session")

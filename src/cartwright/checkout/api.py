@@ -10,8 +10,8 @@ from cartwright.checkout.schemas import CheckoutIn
 from cartwright.web.body import body_doc, json_body
 from cartwright.orders.api import require_order_access
 from cartwright.web.deps import caller, platform, requires
-from cartwright.web.idempotent import claim_for, replay_headers
-from cartwright.web.responses import json_response, raw_json_response
+from cartwright.web.idempotent import claim_for, replay_headers, run_idempotent_steps
+from cartwright.web.responses import raw_json_response
 
 router = APIRouter(prefix="/v1", tags=["checkout"])
 
@@ -54,4 +54,8 @@ async def confirm_payment(
         await require_order_access(request, order_id, principal)
     else:
         principal.require(Scope.ORDERS_WRITE)
-    return json_response(await service.confirm_payment(platform(request), order_id))
+
+    async def confirm() -> tuple[int, object]:
+        return 200, await service.confirm_payment(platform(request), order_id)
+
+    return await run_idempotent_steps(request, confirm)

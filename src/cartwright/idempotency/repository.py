@@ -73,6 +73,14 @@ async def insert_completed(
     )
 
 
+async def delete_claim(conn: Conn, owner: str, route: str, key: str) -> None:
+    await conn.execute(
+        "DELETE FROM idempotency_keys WHERE owner = $1 AND route = $2 AND key = $3"
+        " AND status = 'in_progress'",
+        owner, route, key,
+    )
+
+
 async def delete_expired(conn: Conn, expired_before: datetime) -> int:
     return await conn.execute(
         "DELETE FROM idempotency_keys WHERE created_at < $1 AND status = 'done'", expired_before

@@ -105,5 +105,11 @@ async def store_outcome(conn: Conn, c: Claim, status: int, body: bytes) -> None:
     )
 
 
+async def abandon(conn: Conn, c: Claim) -> None:
+    """Drop a claim whose request ended without effect and without a stored answer, so
+    the corrected retry runs."""
+    await repository.delete_claim(conn, c.owner, c.route, c.key)
+
+
 async def purge_expired(conn: Conn) -> int:
     return await repository.delete_expired(conn, clock.utcnow() - RETENTION)

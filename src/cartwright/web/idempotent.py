@@ -72,3 +72,38 @@ async def run_idempotent(request: Request, work: Work, *, required: bool = False
         await store_failure(request, claim, err)
         raise
     return raw_json_response(payload, status)
+
+
+Operation = Callable[[], Awaitable[tuple[int, Any]]]
+
+
+async def run_idempotent_steps(request: Request, operation: Operation) -> Response:
+    """For a POST whose work spans several transactions (it waits on a provider): the
+    claim commits first, so a concurrent duplicate gets 409 `idempotency_key_in_use`
+    while it runs; the answer is stored when it ends."""
+    claim = claim_for(request)
+    if claim is None:
+        status, body = await operation()
+        return raw_json_response(orjson.dumps(body), status)
+    db = platform(request).db
+    async with db.transaction() as conn:
+        stored = await idempotency.claim(conn, claim)
+    if stored is not None:
+        return replay(stored)
+    try:
+        status, body = await operation()
+    except AppError as err:
+        async with db.transaction() as conn:
+            if err.replayable:
+                await idempotency.complete(conn, claim, err.status, orjson.dumps(err.problem()))
+            else:
+                await idempotency.abandon(conn, claim)
+        raise
+    except BaseException:
+        async with db.transaction() as conn:
+            await idempotency.abandon(conn, claim)
+        raise
+    payload = orjson.dumps(body)
+    async with db.transaction() as conn:
+        await idempotency.complete(conn, claim, status, payload)
+    return raw_json_response(payload, status)

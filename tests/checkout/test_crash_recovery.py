@@ -1,0 +1,220 @@
+"""Crashes on the money path: a process dies between the saga's commits, and the recovery
+worker finishes or compensates, never guessing. Real processes, killed for real."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.conftest import ADMIN_KEY, Server, start_server, start_worker
+from tests.factories import checkout, create_product, events_about, ready_cart, stock_of
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@contextlib.contextmanager
+def running_worker(database_url: str, logs: Path) -> Iterator[subprocess.Popen[bytes]]:
+    worker = start_worker(database_url, logs / "worker.log")
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=15)
+
+
+@contextlib.asynccontextmanager
+async def client_for(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30
+    ) as client:
+        yield client
+
+
+async def wait_for(predicate, timeout_s: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.25)
+
+
+async def _crash_during_checkout(
+    pg_database: str, logs: Path, failpoint: str, token: str = "tok_visa"
+) -> tuple[str, str, str]:
+    """Prepare a cart on a server that dies at `failpoint`; returns (sku, cart id, key)."""
+    doomed = start_server(
+        pg_database, logs / "doomed.log", no_worker=True,
+        extra_env={"CARTWRIGHT_FAILPOINTS": f"{failpoint}=crash"},
+    )
+    try:
+        async with client_for(doomed) as client:
+            sku = (await create_product(client, stock=3))["variants"][0]["sku"]
+            cart = await ready_cart(client, [(sku, 2)])
+            key = uuid.uuid4().hex
+            with pytest.raises(httpx.TransportError):  # the process died mid-request
+                await checkout(client, cart["id"], token=token, key=key)
+        assert doomed.process.wait(timeout=10) == 137
+    finally:
+        doomed.kill()
+    return sku, cart["id"], key
+
+
+async def test_crash_after_the_provider_charged_is_finished_by_recovery(
+    pg_database: str, pg_server: Server, logs: Path
+) -> None:
+    sku, cart_id, key = await _crash_during_checkout(
+        pg_database, logs, "checkout.after_authorize"
+    )
+    async with client_for(pg_server) as client:
+        # Until recovery runs, the units stay held and the cart frozen: nothing is guessed.
+        assert (await stock_of(client, sku))["reserved"] == 2
+        retry = await checkout(client, cart_id, key=key)
+        assert retry.status_code == 409 and retry.json()["code"] == "idempotency_key_in_use"
+
+        with running_worker(pg_database, logs):
+            async def placed() -> dict | None:  # type: ignore[type-arg]
+                cart = (await client.get(f"/v1/carts/{cart_id}")).json()
+                return cart if cart["status"] == "completed" else None
+
+            cart = await wait_for(placed)
+
+        order = (await client.get(f"/v1/orders/{cart['order_id']}")).json()
+        assert order["payment_status"] == "captured"
+        assert order["amount_captured"] == order["totals"]["total"]
+        assert (await stock_of(client, sku))["reserved"] == 2
+        # The client's retry now gets the order, with its token.
+        replay = await checkout(client, cart_id, key=key)
+        assert replay.status_code == 201
+        assert replay.json()["id"] == order["id"]
+        assert replay.json()["access_token"].startswith("otok_")
+        types = [e["type"] for e in await events_about(client, order["id"])]
+        assert types == ["payment.authorized", "payment.captured", "order.placed"]
+
+
+async def test_crash_before_the_provider_was_asked_releases_everything(
+    pg_database: str, pg_server: Server, logs: Path
+) -> None:
+    sku, cart_id, key = await _crash_during_checkout(
+        pg_database, logs, "checkout.before_authorize"
+    )
+    async with client_for(pg_server) as client:
+        with running_worker(pg_database, logs):
+            async def reopened() -> bool:
+                return (await client.get(f"/v1/carts/{cart_id}")).json()["status"] == "open"
+
+            await wait_for(reopened)
+
+        assert await stock_of(client, sku) == {
+            "sku": sku, "on_hand": 3, "reserved": 0, "available": 3,
+        }
+        replay = await checkout(client, cart_id, key=key)
+        assert replay.status_code == 503
+        assert replay.json()["code"] == "provider_unavailable"
+        # The shopper pays again with a new key, and it goes through.
+        paid = await checkout(client, cart_id)
+        assert paid.status_code == 201, paid.text
+
+
+async def test_kill_9_under_load_loses_no_order_and_charges_nothing_twice(
+    pg_database: str, pg_server: Server, logs: Path
+) -> None:
+    victim = start_server(pg_database, logs / "victim.log", workers=2, no_worker=True)
+    shoppers = 40
+    try:
+        async with client_for(victim) as client:
+            sku = (await create_product(client, stock=25))["variants"][0]["sku"]
+            carts = [await ready_cart(client, [(sku, 1)]) for _ in range(shoppers)]
+            tokens = ["tok_visa", "tok_timeout", "tok_declined", "tok_visa"]
+
+            async def shop(i: int) -> None:
+                with contextlib.suppress(httpx.TransportError):
+                    await checkout(client, carts[i]["id"], token=tokens[i % len(tokens)])
+
+            load = asyncio.gather(*(shop(i) for i in range(shoppers)))
+            await asyncio.sleep(random.uniform(0.3, 0.8))
+            victim.kill()  # kill -9, mid-flight
+            await load
+    finally:
+        victim.kill()
+
+    # The kill left work in the middle: checkouts between their commits, or awaiting a
+    # payment answer that was lost. That is what the worker must now finish.
+    with psycopg.connect(pg_database) as conn:
+        unfinished = conn.execute(
+            "SELECT count(*) FROM checkouts WHERE cart_id = ANY(%s)"
+            " AND status IN ('processing', 'awaiting_payment')",
+            ([c["id"] for c in carts],),
+        ).fetchone()
+    assert unfinished is not None and unfinished[0] > 0
+
+    async with client_for(pg_server) as client:
+        with running_worker(pg_database, logs):
+            async def settled() -> bool:
+                states = [
+                    (await client.get(f"/v1/carts/{c['id']}")).json()["status"] for c in carts
+                ]
+                if "checking_out" in states:
+                    return False
+                orders = [
+                    (await client.get(f"/v1/orders/{c['order_id']}")).json()
+                    for c in [(await client.get(f"/v1/carts/{c['id']}")).json() for c in carts]
+                    if c["order_id"]
+                ]
+                return all(o["payment_status"] != "pending" for o in orders)
+
+            await wait_for(settled, timeout_s=40)
+
+        carts_after = [(await client.get(f"/v1/carts/{c['id']}")).json() for c in carts]
+        orders = [
+            (await client.get(f"/v1/orders/{c['order_id']}")).json()
+            for c in carts_after
+            if c["status"] == "completed"
+        ]
+        live = [o for o in orders if o["status"] == "open"]
+        # No oversell, and every held unit belongs to a live order.
+        stock = await stock_of(client, sku)
+        assert stock["reserved"] == sum(o["lines"][0]["quantity"] for o in live) <= 25
+        assert all(c["status"] in ("open", "completed") for c in carts_after)
+
+    # The provider's books against ours: every charge has exactly one order, and every
+    # order that says it was paid was charged.
+    with psycopg.connect(pg_database) as conn:
+        charged = {
+            row[0]
+            for row in conn.execute(
+                "SELECT p.order_id FROM sandbox_psp_payments s"
+                " JOIN payments p ON p.id = s.idempotency_key"
+                " WHERE s.status IN ('captured', 'authorized') AND p.order_id = ANY(%s)",
+                ([o["id"] for o in orders] + ["-"],),
+            )
+        }
+        ours = conn.execute(
+            "SELECT s.idempotency_key FROM sandbox_psp_payments s"
+            " JOIN payments p ON p.id = s.idempotency_key"
+            " JOIN checkouts c ON c.payment_id = p.id"
+            " WHERE c.cart_id = ANY(%s) AND s.status IN ('captured', 'authorized')",
+            ([c["id"] for c in carts],),
+        ).fetchall()
+        orders_by_payment = conn.execute(
+            "SELECT count(*) FROM payments p JOIN orders o ON o.id = p.order_id"
+            " WHERE p.id = ANY(%s)",
+            ([row[0] for row in ours],),
+        ).fetchone()
+    assert orders_by_payment is not None and orders_by_payment[0] == len(ours)
+    paid = {o["id"] for o in orders if o["payment_status"] in ("captured", "authorized")}
+    assert paid == charged
