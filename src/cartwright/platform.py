@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from cartwright.access.service import KeyAuthenticator
 from cartwright.kit.db import Database
 from cartwright.kit.settings import Settings
+from cartwright.orders.service import OrderNumbers
 from cartwright.payments.connectors.sandbox.client import SandboxConnector
 from cartwright.payments.service import Gateway
 from cartwright.providers.service import Providers, builtin
@@ -22,11 +23,14 @@ class Platform:
     gateway: Gateway
     # The simulated provider's own connections (it stands for another company's servers).
     sandbox_db: Database
+    order_numbers: OrderNumbers
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
-        sandbox_db = Database(settings.database_url, pool_size=4)
+        sandbox_db = Database(
+            settings.database_url, pool_size=settings.db_pool_size, durable_commits=False
+        )
         slow = settings.sandbox_slow_response_s
         sandbox = SandboxProvider(
             sandbox_db, slow_response_s=slow if slow is not None else settings.psp_timeout_s + 2
@@ -43,6 +47,7 @@ class Platform:
             providers=builtin(),
             gateway=gateway,
             sandbox_db=sandbox_db,
+            order_numbers=OrderNumbers(),
         )
 
     async def start(self) -> None:

@@ -11,3 +11,12 @@ class CartNotReady(AppError):
     status = 409
     code = "cart_not_ready"
     title = "The cart is not ready for checkout"
+
+
+class CartChanging(AppError):
+    """The cart changed each time checkout priced it; nothing was done."""
+
+    status = 409
+    code = "cart_changed"
+    title = "The cart changed during checkout"
+    replayable = False

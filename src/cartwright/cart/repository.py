@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cartwright.kit.db import Conn, Dialect, Row, Stmt, stmt
+from cartwright.kit.db import Conn, Row, Stmt, stmt
 
 CART_COLUMNS = (
     "id, currency, email, status, shipping_address, billing_address, shipping_method,"
@@ -104,29 +104,32 @@ def set_status_stmt(
     )
 
 
-async def freeze_with_lines(
-    conn: Conn, cart_id: str, *, from_status: str, to_status: str, now: datetime
-) -> tuple[Row, list[Row]] | None:
-    """Move the cart to `to_status` and read its lines, in one round trip on PostgreSQL."""
-    if conn.dialect is Dialect.POSTGRES:
-        rows = await conn.fetch(
-            f"WITH c AS (UPDATE carts SET status = $3, updated_at = $4 WHERE id = $1"
-            f" AND status = $2 RETURNING {CART_COLUMNS})"
-            " SELECT c.*, l.id AS line_id, l.sku AS line_sku, l.quantity AS line_quantity"
-            " FROM c LEFT JOIN cart_lines l ON l.cart_id = c.id ORDER BY l.created_at, l.id",
-            cart_id, from_status, to_status, now,
-        )
-        if not rows:
-            return None
-        cart_lines = [
-            {"id": r["line_id"], "sku": r["line_sku"], "quantity": r["line_quantity"]}
-            for r in rows
-            if r["line_id"] is not None
-        ]
-        return rows[0], cart_lines
-    cart = await set_status(
-        conn, cart_id, from_status=from_status, to_status=to_status, order_id=None, now=now
+async def get_with_lines(conn: Conn, cart_id: str) -> tuple[Row, list[Row]] | None:
+    """The cart and its lines, read together (one statement, one snapshot)."""
+    rows = await conn.fetch(
+        "SELECT c.id, c.currency, c.email, c.status, c.shipping_address, c.billing_address,"
+        " c.shipping_method, c.order_id, c.created_at, c.updated_at, l.id AS line_id,"
+        " l.sku AS line_sku, l.quantity AS line_quantity"
+        " FROM carts c LEFT JOIN cart_lines l ON l.cart_id = c.id WHERE c.id = $1"
+        " ORDER BY l.created_at, l.id",
+        cart_id,
     )
-    if cart is None:
+    if not rows:
         return None
-    return cart, await lines(conn, cart_id)
+    cart_lines = [
+        {"id": r["line_id"], "sku": r["line_sku"], "quantity": r["line_quantity"]}
+        for r in rows
+        if r["line_id"] is not None
+    ]
+    return rows[0], cart_lines
+
+
+def freeze_stmt(
+    cart_id: str, *, seen_updated_at: datetime, from_status: str, to_status: str, now: datetime
+) -> Stmt:
+    """Move the cart on only if it is still as it was read (row count 0 otherwise)."""
+    return stmt(
+        "UPDATE carts SET status = $4, updated_at = $5"
+        " WHERE id = $1 AND status = $2 AND updated_at = $3",
+        cart_id, from_status, seen_updated_at, to_status, now,
+    )

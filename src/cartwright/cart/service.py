@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -21,7 +22,7 @@ from cartwright.cart.schemas import MAX_LINE_QUANTITY, CartIn, CartUpdate, LineI
 from cartwright.catalog import service as catalog
 from cartwright.kit import clock, ids
 from cartwright.kit.db import Conn, Row, Stmt
-from cartwright.kit.errors import NotFound, ValidationFailed
+from cartwright.kit.errors import AppError, NotFound, ValidationFailed
 from cartwright.providers.service import Providers
 
 
@@ -301,23 +302,44 @@ async def shipping_methods(conn: Conn, providers: Providers, cart_id: str) -> di
 # --------------------------------------------------------------- used by the checkout saga
 
 
-async def begin_checkout(conn: Conn, providers: Providers, cart_id: str) -> Quote:
-    """Freeze an open cart for checkout and price it; raises if it is not ready.
+@dataclass(frozen=True, slots=True)
+class CheckoutView:
+    """A cart as read for checkout: priced, and the version it was priced at."""
 
-    The caller's transaction rolls the freeze back if anything after it fails."""
-    frozen = await repository.freeze_with_lines(
-        conn, cart_id, from_status=CartStatus.OPEN, to_status=CartStatus.CHECKING_OUT,
-        now=clock.utcnow(),
-    )
-    if frozen is None:
-        await _raise_missing_or_closed(conn, cart_id)
-    assert frozen is not None
-    cart, line_rows = frozen
+    quote: Quote
+    status: CartStatus
+    updated_at: datetime
+
+
+async def read_for_checkout(conn: Conn, providers: Providers, cart_id: str) -> CheckoutView:
+    """Price the cart as it is now (no lock: `freeze_stmt` checks it has not changed)."""
+    found = await repository.get_with_lines(conn, cart_id)
+    if found is None:
+        raise NotFound(f"No cart {cart_id}.")
+    cart, line_rows = found
     q = await quote(conn, providers, cart, line_rows)
-    reasons = q.not_ready_reasons()
+    return CheckoutView(q, CartStatus(cart["status"]), cart["updated_at"])
+
+
+def refusal(view: CheckoutView) -> AppError | None:
+    """Why this cart cannot be checked out now, if it cannot."""
+    if view.status is not CartStatus.OPEN:
+        return CartClosed(
+            f"Cart {view.quote.cart_id} has been checked out and can no longer change."
+        )
+    reasons = view.quote.not_ready_reasons()
     if reasons:
-        raise CartNotReady(f"The cart is not ready for checkout: {'; '.join(reasons)}.")
-    return q
+        return CartNotReady(f"The cart is not ready for checkout: {'; '.join(reasons)}.")
+    return None
+
+
+def freeze_stmt(view: CheckoutView) -> Stmt:
+    """Freeze the cart for checkout, only if it is still open and unchanged since it was
+    read (a guard for the checkout's batch)."""
+    return repository.freeze_stmt(
+        view.quote.cart_id, seen_updated_at=view.updated_at, from_status=CartStatus.OPEN,
+        to_status=CartStatus.CHECKING_OUT, now=clock.utcnow(),
+    )
 
 
 def complete_checkout_stmt(cart_id: str, order_id: str) -> Stmt:

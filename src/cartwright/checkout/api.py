@@ -7,8 +7,8 @@ from cartwright.access.scopes import Scope
 from cartwright.access.service import Principal
 from cartwright.checkout import service
 from cartwright.checkout.schemas import CheckoutIn
-from cartwright.web.body import body_doc, json_body
 from cartwright.orders.api import require_order_access
+from cartwright.web.body import body_doc, json_body
 from cartwright.web.deps import caller, platform, requires
 from cartwright.web.idempotent import claim_for, replay_headers, run_idempotent_steps
 from cartwright.web.responses import raw_json_response

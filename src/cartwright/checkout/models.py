@@ -9,9 +9,9 @@ checkouts = sa.Table(
     "checkouts",
     metadata,
     id_column(),
-    sa.Column("cart_id", sa.String(64), nullable=False, index=True),
+    sa.Column("cart_id", sa.String(64), nullable=False),
     sa.Column("order_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("payment_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("payment_id", sa.String(64), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("snapshot", Json, nullable=False),
     # The order's access token, for the stored answer when recovery finishes the checkout
@@ -24,5 +24,11 @@ checkouts = sa.Table(
     sa.Column("idempotency_route", sa.String(300), nullable=True),
     sa.Column("idempotency_key", sa.String(255), nullable=True),
     *timestamps(),
-    sa.Index("ix_checkouts_status_next_check_at", "status", "next_check_at"),
+    # Only unfinished checkouts are ever looked for, so only they are indexed.
+    sa.Index(
+        "ix_checkouts_unfinished_next_check_at",
+        "next_check_at",
+        postgresql_where=sa.text("status IN ('processing', 'awaiting_payment')"),
+        sqlite_where=sa.text("status IN ('processing', 'awaiting_payment')"),
+    ),
 )

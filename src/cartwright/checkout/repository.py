@@ -41,17 +41,17 @@ async def get_by_order(conn: Conn, order_id: str) -> Row | None:
 
 
 async def lease_due(
-    conn: Conn, *, statuses: Sequence[str], now: datetime, lease_until: datetime, limit: int
+    conn: Conn, *, now: datetime, lease_until: datetime, limit: int
 ) -> list[Row]:
-    """Take up to `limit` checkouts due for a look, pushing their next look to
-    `lease_until` so other workers skip them meanwhile."""
+    """Take up to `limit` unfinished checkouts due for a look, pushing their next look to
+    `lease_until` so other workers skip them meanwhile. (The statuses are written out so
+    the planner can use the partial index of unfinished checkouts.)"""
     skip_locked = " FOR UPDATE SKIP LOCKED" if conn.dialect is Dialect.POSTGRES else ""
-    marks = ", ".join(f"${i}" for i in range(4, 4 + len(statuses)))
     return await conn.fetch(
         "UPDATE checkouts SET next_check_at = $2 WHERE id IN (SELECT id FROM checkouts"
-        f" WHERE status IN ({marks}) AND next_check_at <= $1 ORDER BY next_check_at"
-        f" LIMIT $3{skip_locked}) RETURNING {CHECKOUT_COLUMNS}",
-        now, lease_until, limit, *statuses,
+        " WHERE status IN ('processing', 'awaiting_payment') AND next_check_at <= $1"
+        f" ORDER BY next_check_at LIMIT $3{skip_locked}) RETURNING {CHECKOUT_COLUMNS}",
+        now, lease_until, limit,
     )
 
 

@@ -27,11 +27,13 @@ import orjson
 import structlog
 
 from cartwright.cart import service as cart
+from cartwright.cart.errors import CartChanging
 from cartwright.cart.service import Quote
 from cartwright.checkout import repository
 from cartwright.events import service as events
 from cartwright.idempotency import service as idempotency
 from cartwright.inventory import service as inventory
+from cartwright.inventory.errors import InsufficientStock
 from cartwright.kit import clock, ids
 from cartwright.kit.db import Conn, GuardFailed, Row, Stmt, UniqueViolation, guarded
 from cartwright.kit.errors import AppError, NotFound, ProviderUnavailable
@@ -144,6 +146,9 @@ def _outcome(answer: Answer) -> str:
     )
 
 
+CHECKOUT_ATTEMPTS = 3  # when the cart changes between being read and being frozen
+
+
 async def _checkout(
     p: Platform, *, cart_id: str, token: str, claim: idempotency.Claim
 ) -> Answer:
@@ -153,44 +158,49 @@ async def _checkout(
     provider = p.gateway.default_provider
     capture = settings.capture_method == "automatic"
 
-    # Commit 1. Anything refused here rolls back whole; a replayable refusal is stored.
-    try:
-        async with p.db.transaction() as conn:
-            # One round trip: claim the key and take the order's number.
-            taken, number = await conn.batch(
-                [idempotency.claim_stmt(claim), orders.next_number_stmt(conn.dialect)]
-            )
-            stored = await idempotency.settle_claim(conn, claim, taken)
-            if stored is not None:
-                return Answer(stored.status, stored.body, replayed=True)
-            assert number is not None
-            quote = await cart.begin_checkout(conn, p.providers, cart_id)
-            order = _new_order(order_id, number, quote)
-            reservation = await inventory.plan_reservation(
-                conn, order_id, [inventory.Item(line.sku, line.quantity) for line in order.lines]
-            )
-            payment, insert_payment = payments.new_payment(
-                payment_id=payment_id, order_id=order_id, provider=provider,
-                amount=order.total, currency=order.currency, token=token,
-                capture_method="automatic" if capture else "manual",
-            )
-            now = clock.utcnow()
-            insert_checkout = repository.insert_checkout_stmt(
+    # Commit 1: read and price the cart, then one atomic batch claims the key, freezes the
+    # cart (if unchanged since read), takes the stock and records payment and checkout.
+    # Its guards fail, and nothing applies, if any of that cannot be done as read.
+    for _ in range(CHECKOUT_ATTEMPTS):
+        async with p.db.connection() as conn:
+            view = await cart.read_for_checkout(conn, p.providers, cart_id)
+        refused = cart.refusal(view)
+        if refused is not None:
+            return await _refuse(p, claim, refused)
+        order = _new_order(order_id, await p.order_numbers.take(p.db), view.quote)
+        payment, insert_payment = payments.new_payment(
+            payment_id=payment_id, order_id=order_id, provider=provider,
+            amount=order.total, currency=order.currency, token=token,
+            capture_method="automatic" if capture else "manual",
+        )
+        now = clock.utcnow()
+        writes = [
+            guarded(idempotency.claim_stmt(claim)),
+            guarded(cart.freeze_stmt(view)),
+            *inventory.reservation_writes(
+                order_id, [inventory.Item(line.sku, line.quantity) for line in order.lines]
+            ),
+            insert_payment,
+            repository.insert_checkout_stmt(
                 (
                     checkout_id, cart_id, order_id, payment_id, CheckoutStatus.PROCESSING,
                     order.to_json(), access_token, claim.owner, claim.route, claim.key,
                     now + timedelta(seconds=settings.payment_recovery_after_s), now,
                 )
-            )
-            counts = await conn.batch([*reservation.statements, insert_payment, insert_checkout])
-            reservation.check(counts)
-    except AppError as err:
-        if err.replayable:
-            async with p.db.transaction() as conn:
-                await idempotency.store_outcome(
-                    conn, claim, err.status, orjson.dumps(err.problem())
-                )
-        raise
+            ),
+        ]
+        try:
+            await p.db.atomic_batch(writes)
+            break
+        except GuardFailed:
+            refused = await _why_refused(p, claim, view)
+            if isinstance(refused, Answer):
+                return refused
+            if refused is not None:
+                return await _refuse(p, claim, refused)
+            # The cart changed between read and freeze: read it again.
+    else:
+        raise CartChanging("The cart keeps changing; try again.")
 
     # The provider call: no transaction is open while we wait for it.
     failpoint("checkout.before_authorize")
@@ -205,12 +215,48 @@ async def _checkout(
     saga = Saga(checkout_id, payment, order, access_token, claim)
     answer = await _finish(p, saga, result)
     if answer is None:  # the recovery worker finished it first: answer as it did
-        async with p.db.transaction() as conn:
-            stored = await idempotency.claim(conn, claim)
+        async with p.db.connection() as conn:
+            stored = await idempotency.lookup(conn, claim)
         if stored is None:
             raise RuntimeError(f"checkout {checkout_id} finished without a stored answer")
         answer = Answer(stored.status, stored.body)
     return answer
+
+
+async def _refuse(p: Platform, claim: idempotency.Claim, error: AppError) -> Answer:
+    """A checkout refused before it had any effect: replay what the key already answered,
+    or store this refusal (when the contract stores it) and raise it."""
+    async with p.db.transaction() as conn:
+        stored = await idempotency.lookup(conn, claim)
+        if stored is not None:
+            return Answer(stored.status, stored.body, replayed=True)
+        if error.replayable:
+            await idempotency.store_outcome(conn, claim, error.status, orjson.dumps(error.problem()))
+    raise error
+
+
+async def _why_refused(
+    p: Platform, claim: idempotency.Claim, view: cart.CheckoutView
+) -> Answer | AppError | None:
+    """Commit 1's batch failed a guard: find which. The key was taken (replay it, or it is
+    in use), the cart moved on (closed) or only changed (None: read it again), or the
+    stock was short."""
+    async with p.db.connection() as conn:
+        stored = await idempotency.lookup(conn, claim)
+        if stored is not None:
+            return Answer(stored.status, stored.body, replayed=True)
+        now = await cart.read_for_checkout(conn, p.providers, view.quote.cart_id)
+    if now.status is not cart.CartStatus.OPEN:
+        return cart.refusal(now)
+    if now.updated_at != view.updated_at:
+        return None
+    async with p.db.connection() as conn:
+        short = await inventory.short_skus(
+            conn, [inventory.Item(line.sku, line.quantity) for line in view.quote.lines]
+        )
+    if not short:
+        return None  # stock came back meanwhile: try again
+    return InsufficientStock(f"Not enough stock for: {', '.join(short)}.")
 
 
 def _failure(result: ProviderResult) -> AppError:
@@ -375,8 +421,7 @@ async def recover_due(p: Platform) -> int:
     now = clock.utcnow()
     async with p.db.transaction() as conn:
         due = await repository.lease_due(
-            conn, statuses=(CheckoutStatus.PROCESSING, CheckoutStatus.AWAITING_PAYMENT),
-            now=now, lease_until=now + LEASE, limit=RECOVERY_BATCH,
+            conn, now=now, lease_until=now + LEASE, limit=RECOVERY_BATCH
         )
     moved = 0
     for row in due:

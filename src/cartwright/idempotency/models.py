@@ -14,6 +14,6 @@ idempotency_keys = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("response_status", sa.Integer, nullable=True),
     sa.Column("response_body", sa.Text, nullable=True),
-    sa.Column("created_at", Timestamp, nullable=False, index=True),
+    sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("completed_at", Timestamp, nullable=True),
 )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row, Stmt, stmt, value_stmt
+from cartwright.kit.db import Conn, Row, Stmt, stmt
 
 
 async def insert_claim(
@@ -20,11 +20,21 @@ async def insert_claim(
 def insert_claim_stmt(
     owner: str, route: str, key: str, request_hash: str, now: datetime
 ) -> Stmt:
-    return value_stmt(
+    return stmt(
         "INSERT INTO idempotency_keys (owner, route, key, request_hash, status, created_at)"
         " VALUES ($1, $2, $3, $4, 'in_progress', $5)"
-        " ON CONFLICT (owner, route, key) DO NOTHING RETURNING 1",
+        " ON CONFLICT (owner, route, key) DO NOTHING",
         owner, route, key, request_hash, now,
+    )
+
+
+async def delete_expired_key(
+    conn: Conn, owner: str, route: str, key: str, expired_before: datetime
+) -> None:
+    await conn.execute(
+        "DELETE FROM idempotency_keys WHERE owner = $1 AND route = $2 AND key = $3"
+        " AND created_at < $4",
+        owner, route, key, expired_before,
     )
 
 

@@ -52,8 +52,8 @@ def make_claim(owner: str, route: str, key: str, body: object) -> Claim:
 
 
 def claim_stmt(c: Claim) -> Stmt:
-    """The claim as a batch value: 1 when this request took the key, None when it exists.
-    Pass the result to `settle_claim`."""
+    """The claim as a batch write: row count 1 when this request took the key, 0 when the
+    key exists (then see `lookup`)."""
     return repository.insert_claim_stmt(c.owner, c.route, c.key, c.request_hash, clock.utcnow())
 
 
@@ -77,6 +77,26 @@ async def settle_claim(conn: Conn, c: Claim, taken: int | None) -> StoredRespons
     if row["created_at"] < now - RETENTION and await repository.restart_expired(
         conn, c.owner, c.route, c.key, c.request_hash, now, now - RETENTION
     ):
+        return None
+    if row["request_hash"] != c.request_hash:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request body."
+        )
+    if row["status"] != "done":
+        raise IdempotencyKeyInUse("A request with this Idempotency-Key is still running.")
+    return StoredResponse(row["response_status"], row["response_body"].encode())
+
+
+async def lookup(conn: Conn, c: Claim) -> StoredResponse | None:
+    """After a claim was refused: the stored response to replay; None when the key is free
+    (never used, or its 24 hours are over: then it is released for this request). Raises
+    while the first request runs, or when the key was used for another body."""
+    row = await repository.get(conn, c.owner, c.route, c.key)
+    if row is None:
+        return None
+    now = clock.utcnow()
+    if row["created_at"] < now - RETENTION:
+        await repository.delete_expired_key(conn, c.owner, c.route, c.key, now - RETENTION)
         return None
     if row["request_hash"] != c.request_hash:
         raise IdempotencyKeyReused(

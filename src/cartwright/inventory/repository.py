@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Dialect, Row, Stmt, placeholders, stmt
+from cartwright.kit.db import Conn, Row, Stmt, stmt
 
 
 async def upsert_on_hand(
@@ -42,17 +42,6 @@ async def give_back(
         " WHERE warehouse_id = $1 AND sku = $2",
         warehouse_id, sku, quantity, now,
     )
-
-
-async def lock_levels(conn: Conn, warehouse_id: str, skus: Sequence[str]) -> None:
-    """Lock the stock rows of several SKUs in SKU order, so two multi-line checkouts always
-    queue in the same order and never deadlock. (SQLite serialises writers anyway.)"""
-    if conn.dialect is Dialect.POSTGRES:
-        await conn.fetch(
-            "SELECT sku FROM stock_levels WHERE warehouse_id = $1"
-            f" AND sku IN ({placeholders(2, len(skus))}) ORDER BY sku FOR UPDATE",
-            warehouse_id, *skus,
-        )
 
 
 def take_stmt(warehouse_id: str, sku: str, quantity: int, now: datetime) -> Stmt:

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cartwright.inventory import repository
-from cartwright.inventory.errors import InsufficientStock
 from cartwright.kit import clock, ids
-from cartwright.kit.db import Conn, Stmt
+from cartwright.kit.db import Conn, Stmt, guarded
 
 DEFAULT_WAREHOUSE = "wh_default"
 
@@ -53,34 +52,18 @@ def _merged(items: Sequence[Item]) -> list[Item]:
     return [Item(sku, totals[sku]) for sku in sorted(totals)]
 
 
-@dataclass(frozen=True, slots=True)
-class ReservationPlan:
-    """The writes that hold stock for a reference, to run in the caller's batch, and the
-    check of their row counts."""
-
-    items: list[Item]
-    statements: list[Stmt]
-
-    def check(self, counts: Sequence[int]) -> None:
-        """Raise `InsufficientStock` unless every take succeeded (`counts` are the row
-        counts of `statements`, in order); the caller's transaction then rolls back."""
-        short = [item.sku for item, count in zip(self.items, counts, strict=False) if count != 1]
-        if short:
-            raise InsufficientStock(f"Not enough stock for: {', '.join(short)}.")
-
-
-async def plan_reservation(conn: Conn, reference: str, items: Sequence[Item]) -> ReservationPlan:
-    """Prepare to hold `items` for `reference`, all or nothing. Several SKUs are locked
-    first, in SKU order; each take is a conditional UPDATE, so the database, not a
-    read-then-write in Python, decides who gets the last unit."""
+def reservation_writes(reference: str, items: Sequence[Item]) -> list[Stmt]:
+    """The writes that hold `items` for `reference`, all or nothing, for the caller's
+    atomic batch: one guarded conditional UPDATE per SKU (the database, not a
+    read-then-write in Python, decides who gets the last unit; a short SKU fails its guard
+    and nothing of the batch applies), in SKU order, then the reservation rows."""
     merged = _merged(items)
-    if len(merged) > 1:
-        await repository.lock_levels(conn, DEFAULT_WAREHOUSE, [i.sku for i in merged])
     now = clock.utcnow()
-    statements = [
-        repository.take_stmt(DEFAULT_WAREHOUSE, item.sku, item.quantity, now) for item in merged
+    writes = [
+        guarded(repository.take_stmt(DEFAULT_WAREHOUSE, item.sku, item.quantity, now))
+        for item in merged
     ]
-    statements.append(
+    writes.append(
         repository.insert_reservations_stmt(
             [
                 (ids.new_id("res"), reference, DEFAULT_WAREHOUSE, i.sku, i.quantity, now)
@@ -88,13 +71,17 @@ async def plan_reservation(conn: Conn, reference: str, items: Sequence[Item]) ->
             ]
         )
     )
-    return ReservationPlan(merged, statements)
+    return writes
 
 
-async def reserve(conn: Conn, reference: str, items: Sequence[Item]) -> None:
-    """Hold `items` for `reference`, all or nothing (raises `InsufficientStock`)."""
-    plan = await plan_reservation(conn, reference, items)
-    plan.check(await conn.batch(plan.statements))
+async def short_skus(conn: Conn, items: Sequence[Item]) -> list[str]:
+    """The SKUs of `items` with fewer units available than asked for."""
+    short = []
+    for item in _merged(items):
+        stock = await get_stock(conn, item.sku)
+        if stock["available"] < item.quantity:
+            short.append(item.sku)
+    return short
 
 
 async def release(conn: Conn, reference: str) -> int:

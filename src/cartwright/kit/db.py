@@ -279,10 +279,16 @@ async def _no_reset(connection: asyncpg.Connection) -> None:
 class Database:
     """Owns the connections of one process. `transaction()` is the unit of work."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, durable_commits: bool = True
+    ) -> None:
         self.url = url
         self.dialect = dialect_of(url)
         self._pool_size = pool_size
+        # False only for the sandbox provider's own books: a commit returns before its WAL
+        # is flushed (a PostgreSQL crash may lose the last moment of them; a process crash
+        # loses nothing). Cartwright's own data is always committed durably.
+        self._durable_commits = durable_commits
         self._pool: asyncpg.Pool | None = None
         self._sqlite: aiosqlite.Connection | None = None
         self._sqlite_lock = asyncio.Lock()
@@ -295,7 +301,15 @@ class Database:
                 max_size=self._pool_size,
                 # A statement that runs this long is a bug or an overload: cancel it
                 # (QueryCanceledError, answered 503) rather than hold the connection.
-                server_settings={"application_name": "cartwright", "statement_timeout": "30000"},
+                server_settings={
+                    "application_name": "cartwright",
+                    "statement_timeout": "30000",
+                    # Our statements look rows up by key: a generic plan, made once per
+                    # connection, is as good as a custom one and saves planning the
+                    # multi-statement batches on every execution.
+                    "plan_cache_mode": "force_generic_plan",
+                    "synchronous_commit": "on" if self._durable_commits else "off",
+                },
                 # asyncpg's default reset (RESET ALL, UNLISTEN, advisory unlock, ...) costs a
                 # round trip per release. We keep no session state on a connection (no SET,
                 # LISTEN or advisory locks), and transactions end before release.

@@ -7,6 +7,8 @@ unguessable (carts, keys): 130 random bits and nothing else.
 
 from __future__ import annotations
 
+import base64
+import random
 import secrets
 import time
 
@@ -14,16 +16,27 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+_STANDARD_TO_CROCKFORD = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode()
+)
+
+
 def _base32(value: int, length: int) -> str:
-    out = []
-    for _ in range(length):
-        value, digit = divmod(value, 32)
-        out.append(_CROCKFORD[digit])
-    return "".join(reversed(out))
+    """`value` as `length` Crockford base32 digits, most significant first (so ids sort
+    as their values do)."""
+    bits = length * 5
+    padded = value << ((-bits) % 40)  # whole 5-byte groups for b32encode
+    encoded = base64.b32encode(padded.to_bytes((bits + 39) // 40 * 5, "big"))
+    return encoded[:length].translate(_STANDARD_TO_CROCKFORD).decode()
+
+
+# Time-ordered ids are not secrets: they need uniqueness, not unpredictability, so their
+# random part comes from a fast PRNG seeded by the OS (one per process), not a syscall each.
+_fast_random = random.Random(secrets.randbits(128))
 
 
 def new_id(prefix: str) -> str:
-    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+    value = (time.time_ns() // 1_000_000) << 80 | _fast_random.getrandbits(80)
     return f"{prefix}_{_base32(value, 26)}"
 
 

@@ -7,9 +7,9 @@ from cartwright.checkout import models as _checkout  # noqa: F401
 from cartwright.events import models as _events  # noqa: F401
 from cartwright.idempotency import models as _idempotency  # noqa: F401
 from cartwright.inventory import models as _inventory  # noqa: F401
+from cartwright.kit.schema import metadata
 from cartwright.orders import models as _orders  # noqa: F401
 from cartwright.payments import models as _payments  # noqa: F401
 from cartwright.sandbox_psp import models as _sandbox_psp  # noqa: F401
-from cartwright.kit.schema import metadata
 
 __all__ = ["metadata"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Dialect, Row, Stmt, stmt, value_stmt
+from cartwright.kit.db import Conn, Dialect, Row, Stmt, stmt
 
 ORDER_COLUMNS = (
     "number, id, cart_id, status, payment_status, fulfillment_status, currency, email,"
@@ -13,13 +13,14 @@ ORDER_COLUMNS = (
 )
 
 
-def next_number_stmt(dialect: Dialect) -> Stmt:
-    """The next order number, as a batch value: PostgreSQL draws from the identity
-    sequence of `orders.number`, SQLite from its counter table."""
-    if dialect is Dialect.POSTGRES:
-        return value_stmt("SELECT nextval(pg_get_serial_sequence('orders', 'number'))")
-    return value_stmt(
-        "UPDATE order_number_counter SET value = value + 1 WHERE id = 1 RETURNING value"
+async def next_block(conn: Conn) -> int:
+    """Take the next block of order numbers (see `orders.service.OrderNumbers`)."""
+    if conn.dialect is Dialect.POSTGRES:
+        return int(await conn.fetchval("SELECT nextval('order_number_blocks')"))
+    return int(
+        await conn.fetchval(
+            "UPDATE order_number_blocks SET value = value + 1 WHERE id = 1 RETURNING value"
+        )
     )
 
 

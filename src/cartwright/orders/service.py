@@ -6,6 +6,7 @@ an unknown provider answer). A declined payment places no order at all.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ import orjson
 
 from cartwright.events.service import Event
 from cartwright.kit import clock
-from cartwright.kit.db import Conn, Dialect, Row, Stmt
+from cartwright.kit.db import Conn, Database, Row, Stmt
 from cartwright.kit.errors import NotFound
 from cartwright.orders import repository
 
@@ -145,9 +146,29 @@ def _line_views(order: NewOrder) -> list[dict[str, Any]]:
     ]
 
 
-def next_number_stmt(dialect: Dialect) -> Stmt:
-    """A batch value: the number the next order gets (taken before it is written)."""
-    return repository.next_number_stmt(dialect)
+class OrderNumbers:
+    """Hands out order numbers from blocks of `BLOCK` taken from the database (a sequence
+    on PostgreSQL, a counter row on SQLite), so a checkout needs no round trip for its
+    number. Numbers are unique and increase within a process; across processes they
+    interleave, and a process that stops leaves the rest of its block unused."""
+
+    BLOCK = 20
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._end = 0
+        self._lock = asyncio.Lock()
+
+    async def take(self, db: Database) -> int:
+        if self._next >= self._end:
+            async with self._lock:
+                if self._next >= self._end:
+                    async with db.connection() as conn:
+                        block = await repository.next_block(conn)
+                    self._next, self._end = block * self.BLOCK + 1, (block + 1) * self.BLOCK + 1
+        number = self._next
+        self._next += 1
+        return number
 
 
 def plan_placement(

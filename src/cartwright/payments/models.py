@@ -22,5 +22,4 @@ payments = sa.Table(
     # When the result became unknown (timeout, crash): recovery asks the provider after a while.
     sa.Column("unknown_since", Timestamp, nullable=True),
     *timestamps(),
-    sa.Index("ix_payments_status_updated_at", "status", "updated_at"),
 )

@@ -224,15 +224,21 @@ class Gateway:
     async def _call(self, provider: str, operation: str, call: Any) -> ProviderResult:
         started = time.perf_counter()
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self._max_attempts),
-                wait=wait_random_exponential(multiplier=0.05, max=1.0),
-                retry=retry_if_exception_type(RetryableProviderError),
-                reraise=True,
-            ):
-                with attempt:
-                    async with asyncio.timeout(self._timeout_s):
-                        result: ProviderResult = await call()
+            try:
+                result = await self._attempt(call)
+            except RetryableProviderError:
+                if self._max_attempts <= 1:
+                    raise
+                # Retries, with jittered exponential backoff, only on errors the provider
+                # did not act on; the same idempotency key makes each retry safe.
+                async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(self._max_attempts - 1),
+                    wait=wait_random_exponential(multiplier=0.05, max=1.0),
+                    retry=retry_if_exception_type(RetryableProviderError),
+                    reraise=True,
+                ):
+                    with attempt:
+                        result = await self._attempt(call)
         except TimeoutError:
             metrics.payment_calls.labels(provider, operation, "timeout").inc()
             return TIMED_OUT
@@ -247,4 +253,9 @@ class Gateway:
                 time.perf_counter() - started
             )
         metrics.payment_calls.labels(provider, operation, result.status.value).inc()
+        return result
+
+    async def _attempt(self, call: Any) -> ProviderResult:
+        async with asyncio.timeout(self._timeout_s):
+            result: ProviderResult = await call()
         return result

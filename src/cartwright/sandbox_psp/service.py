@@ -23,6 +23,9 @@ from cartwright.kit import clock, ids
 from cartwright.kit.db import Database, Row
 
 
+_COLUMNS = "reference, token, amount, currency, status, amount_captured"
+
+
 class SandboxServerError(Exception):
     """Stands for an HTTP 5xx from the provider."""
 
@@ -97,13 +100,15 @@ class SandboxProvider:
             row = await conn.fetchrow(
                 "INSERT INTO sandbox_psp_payments (idempotency_key, reference, token, amount,"
                 " currency, status, amount_captured, created_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING *",
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING"
+                f" RETURNING {_COLUMNS}",
                 key, ids.new_id("sbx"), token, amount, currency, status, captured,
                 clock.utcnow(),
             )
             if row is None:
                 row = await conn.fetchrow(
-                    "SELECT * FROM sandbox_psp_payments WHERE idempotency_key = $1", key
+                    f"SELECT {_COLUMNS} FROM sandbox_psp_payments WHERE idempotency_key = $1",
+                    key,
                 )
         assert row is not None
         return row
