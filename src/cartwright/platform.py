@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cartwright.access.service import KeyAuthenticator
+from cartwright.cart.service import Pricing
+from cartwright.catalog.service import PriceBook
 from cartwright.kit.db import Database
 from cartwright.kit.settings import Settings
 from cartwright.orders.service import OrderNumbers
 from cartwright.payments.connectors.sandbox.client import SandboxConnector
 from cartwright.payments.service import Gateway
-from cartwright.providers.service import Providers, builtin
+from cartwright.providers.service import builtin
 from cartwright.sandbox_psp.service import SandboxProvider
 
 
@@ -19,7 +21,7 @@ class Platform:
     settings: Settings
     db: Database
     keys: KeyAuthenticator
-    providers: Providers
+    pricing: Pricing
     gateway: Gateway
     # The simulated provider's own connections (it stands for another company's servers).
     sandbox_db: Database
@@ -44,7 +46,7 @@ class Platform:
             settings=settings,
             db=db,
             keys=KeyAuthenticator(db, settings.admin_key),
-            providers=builtin(),
+            pricing=Pricing(PriceBook(settings.price_cache_ttl_s), builtin()),
             gateway=gateway,
             sandbox_db=sandbox_db,
             order_numbers=OrderNumbers(),

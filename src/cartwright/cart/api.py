@@ -23,10 +23,10 @@ async def create_cart(
     _: Principal = Depends(storefront),
     data: CartIn = Depends(json_body(CartIn)),
 ) -> Response:
-    providers = platform(request).providers
+    pricing = platform(request).pricing
 
     async def work(conn: Conn) -> tuple[int, object]:
-        return 201, await service.create_cart(conn, providers, data)
+        return 201, await service.create_cart(conn, pricing, data)
 
     return await run_idempotent(request, work)
 
@@ -35,7 +35,7 @@ async def create_cart(
 async def get_cart(request: Request, cart_id: str, _: Principal = Depends(storefront)) -> Response:
     p = platform(request)
     async with p.db.connection() as conn:
-        return json_response(await service.get_cart(conn, p.providers, cart_id))
+        return json_response(await service.get_cart(conn, p.pricing, cart_id))
 
 
 @router.patch("/carts/{cart_id}", openapi_extra=body_doc(CartUpdate))
@@ -47,7 +47,7 @@ async def update_cart(
 ) -> Response:
     p = platform(request)
     async with p.db.transaction() as conn:
-        return json_response(await service.update_cart(conn, p.providers, cart_id, data))
+        return json_response(await service.update_cart(conn, p.pricing, cart_id, data))
 
 
 @router.post("/carts/{cart_id}/lines", openapi_extra=body_doc(LineIn))
@@ -57,10 +57,10 @@ async def add_line(
     _: Principal = Depends(storefront),
     data: LineIn = Depends(json_body(LineIn)),
 ) -> Response:
-    providers = platform(request).providers
+    pricing = platform(request).pricing
 
     async def work(conn: Conn) -> tuple[int, object]:
-        return 200, await service.add_line(conn, providers, cart_id, data)
+        return 200, await service.add_line(conn, pricing, cart_id, data)
 
     return await run_idempotent(request, work)
 
@@ -75,7 +75,7 @@ async def change_line(
 ) -> Response:
     p = platform(request)
     async with p.db.transaction() as conn:
-        body = await service.change_line(conn, p.providers, cart_id, line_id, data.quantity)
+        body = await service.change_line(conn, p.pricing, cart_id, line_id, data.quantity)
     return json_response(body)
 
 
@@ -85,7 +85,7 @@ async def remove_line(
 ) -> Response:
     p = platform(request)
     async with p.db.transaction() as conn:
-        return json_response(await service.remove_line(conn, p.providers, cart_id, line_id))
+        return json_response(await service.remove_line(conn, p.pricing, cart_id, line_id))
 
 
 @router.get("/carts/{cart_id}/shipping-methods")
@@ -94,4 +94,4 @@ async def shipping_methods(
 ) -> Response:
     p = platform(request)
     async with p.db.connection() as conn:
-        return json_response(await service.shipping_methods(conn, p.providers, cart_id))
+        return json_response(await service.shipping_methods(conn, p.pricing, cart_id))

@@ -26,6 +26,14 @@ from cartwright.kit.errors import AppError, NotFound, ValidationFailed
 from cartwright.providers.service import Providers
 
 
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """What a cart is priced with: the catalog's prices and the tax and shipping providers."""
+
+    prices: catalog.PriceBook
+    providers: Providers
+
+
 class CartStatus(StrEnum):
     OPEN = "open"
     CHECKING_OUT = "checking_out"
@@ -86,12 +94,12 @@ def _country(address: dict[str, Any] | None) -> str | None:
 
 
 async def quote(
-    conn: Conn, providers: Providers, cart: Row, line_rows: Sequence[Row] | None = None
+    conn: Conn, pricing: Pricing, cart: Row, line_rows: Sequence[Row] | None = None
 ) -> Quote:
     if line_rows is None:
         line_rows = await repository.lines(conn, cart["id"])
     currency = cart["currency"]
-    variants = await catalog.priced_variants(conn, [r["sku"] for r in line_rows], currency)
+    variants = await pricing.prices.priced_variants(conn, [r["sku"] for r in line_rows], currency)
     shipping_address = _json(cart["shipping_address"])
     country = _country(shipping_address)
     priced = []
@@ -101,9 +109,9 @@ async def quote(
         priced.append((row, variant, unit_price))
     amounts = [(p or 0) * r["quantity"] for r, _, p in priced]
     method_code = cart["shipping_method"]
-    method = providers.shipping.find(method_code, country) if method_code else None
+    method = pricing.providers.shipping.find(method_code, country) if method_code else None
     shipping = method.price(currency) if method else 0
-    taxes = providers.tax.quote(country, amounts, shipping)
+    taxes = pricing.providers.tax.quote(country, amounts, shipping)
     lines = [
         QuotedLine(
             line_id=row["id"],
@@ -174,8 +182,8 @@ def present(cart: Row, q: Quote) -> dict[str, Any]:
     }
 
 
-async def _view(conn: Conn, providers: Providers, cart: Row) -> dict[str, Any]:
-    return present(cart, await quote(conn, providers, cart))
+async def _view(conn: Conn, pricing: Pricing, cart: Row) -> dict[str, Any]:
+    return present(cart, await quote(conn, pricing, cart))
 
 
 async def _open_cart(conn: Conn, cart_id: str) -> Row:
@@ -192,25 +200,27 @@ async def _raise_missing_or_closed(conn: Conn, cart_id: str) -> None:
     raise CartClosed(f"Cart {cart_id} has been checked out and can no longer change.")
 
 
-async def create_cart(conn: Conn, providers: Providers, data: CartIn) -> dict[str, Any]:
+async def create_cart(conn: Conn, pricing: Pricing, data: CartIn) -> dict[str, Any]:
     cart = await repository.insert_cart(
         conn, ids.new_secret_id("cart"), data.currency, data.email, clock.utcnow()
     )
-    return present(cart, await quote(conn, providers, cart))
+    return present(cart, await quote(conn, pricing, cart))
 
 
-async def get_cart(conn: Conn, providers: Providers, cart_id: str) -> dict[str, Any]:
+async def get_cart(conn: Conn, pricing: Pricing, cart_id: str) -> dict[str, Any]:
     cart = await repository.get_cart(conn, cart_id)
     if cart is None:
         raise NotFound(f"No cart {cart_id}.")
-    return await _view(conn, providers, cart)
+    return await _view(conn, pricing, cart)
 
 
 async def add_line(
-    conn: Conn, providers: Providers, cart_id: str, data: LineIn
+    conn: Conn, pricing: Pricing, cart_id: str, data: LineIn
 ) -> dict[str, Any]:
     cart = await _open_cart(conn, cart_id)
-    variant = (await catalog.priced_variants(conn, [data.sku], cart["currency"])).get(data.sku)
+    variant = (await pricing.prices.priced_variants(conn, [data.sku], cart["currency"])).get(
+        data.sku
+    )
     if variant is None:
         raise ValidationFailed.field("sku", f"no variant has the SKU {data.sku!r}")
     if variant.unit_price is None:
@@ -224,11 +234,11 @@ async def add_line(
     await repository.add_line(
         conn, ids.new_id("line"), cart_id, data.sku, data.quantity, clock.utcnow()
     )
-    return await _view(conn, providers, cart)
+    return await _view(conn, pricing, cart)
 
 
 async def change_line(
-    conn: Conn, providers: Providers, cart_id: str, line_id: str, quantity: int
+    conn: Conn, pricing: Pricing, cart_id: str, line_id: str, quantity: int
 ) -> dict[str, Any]:
     cart = await _open_cart(conn, cart_id)
     if quantity == 0:
@@ -237,17 +247,17 @@ async def change_line(
         found = await repository.set_line_quantity(conn, cart_id, line_id, quantity)
     if not found:
         raise NotFound(f"Cart {cart_id} has no line {line_id}.")
-    return await _view(conn, providers, cart)
+    return await _view(conn, pricing, cart)
 
 
 async def remove_line(
-    conn: Conn, providers: Providers, cart_id: str, line_id: str
+    conn: Conn, pricing: Pricing, cart_id: str, line_id: str
 ) -> dict[str, Any]:
-    return await change_line(conn, providers, cart_id, line_id, 0)
+    return await change_line(conn, pricing, cart_id, line_id, 0)
 
 
 async def update_cart(
-    conn: Conn, providers: Providers, cart_id: str, data: CartUpdate
+    conn: Conn, pricing: Pricing, cart_id: str, data: CartUpdate
 ) -> dict[str, Any]:
     sent = data.model_fields_set
     fields: dict[str, Any] = {}
@@ -266,22 +276,22 @@ async def update_cart(
             country = address.country if address else _country(
                 _json(cart["shipping_address"]) if cart else None
             )
-            if providers.shipping.find(data.shipping_method, country) is None:
+            if pricing.providers.shipping.find(data.shipping_method, country) is None:
                 raise ValidationFailed.field(
                     "shipping_method", f"{data.shipping_method!r} is not offered for this cart"
                 )
         fields["shipping_method"] = data.shipping_method
     if not fields:
         cart = await _open_cart(conn, cart_id)
-        return await _view(conn, providers, cart)
+        return await _view(conn, pricing, cart)
     updated = await repository.update_fields(conn, cart_id, fields, clock.utcnow())
     if updated is None:
         await _raise_missing_or_closed(conn, cart_id)
     assert updated is not None
-    return await _view(conn, providers, updated)
+    return await _view(conn, pricing, updated)
 
 
-async def shipping_methods(conn: Conn, providers: Providers, cart_id: str) -> dict[str, Any]:
+async def shipping_methods(conn: Conn, pricing: Pricing, cart_id: str) -> dict[str, Any]:
     cart = await repository.get_cart(conn, cart_id)
     if cart is None:
         raise NotFound(f"No cart {cart_id}.")
@@ -294,7 +304,7 @@ async def shipping_methods(conn: Conn, providers: Providers, cart_id: str) -> di
                 "title": m.title,
                 "price": {"amount": m.price(currency), "currency": currency},
             }
-            for m in providers.shipping.methods(country)
+            for m in pricing.providers.shipping.methods(country)
         ]
     }
 
@@ -311,13 +321,13 @@ class CheckoutView:
     updated_at: datetime
 
 
-async def read_for_checkout(conn: Conn, providers: Providers, cart_id: str) -> CheckoutView:
+async def read_for_checkout(conn: Conn, pricing: Pricing, cart_id: str) -> CheckoutView:
     """Price the cart as it is now (no lock: `freeze_stmt` checks it has not changed)."""
     found = await repository.get_with_lines(conn, cart_id)
     if found is None:
         raise NotFound(f"No cart {cart_id}.")
     cart, line_rows = found
-    q = await quote(conn, providers, cart, line_rows)
+    q = await quote(conn, pricing, cart, line_rows)
     return CheckoutView(q, CartStatus(cart["status"]), cart["updated_at"])
 
 

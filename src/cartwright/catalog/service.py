@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -118,6 +119,44 @@ async def priced_variants(
             row["id"], row["sku"], title, row["weight_grams"], row["amount"]
         )
     return result
+
+
+class PriceBook:
+    """Variant prices by SKU and currency, read through a short per-process cache.
+
+    Pricing a cart is on every cart change and every checkout; prices change rarely (v1
+    has no price update at all). An entry lives `ttl_s` seconds, so a price change made
+    later shows everywhere within that time, and a checkout never charges a price older
+    than that. Unknown SKUs are not cached. `ttl_s=0` turns the cache off.
+    """
+
+    MAX_ENTRIES = 50_000
+
+    def __init__(self, ttl_s: float) -> None:
+        self._ttl_s = ttl_s
+        self._entries: dict[tuple[str, str], tuple[float, PricedVariant]] = {}
+
+    async def priced_variants(
+        self, conn: Conn, skus: Sequence[str], currency: str
+    ) -> dict[str, PricedVariant]:
+        now = time.monotonic()
+        found: dict[str, PricedVariant] = {}
+        missing = []
+        for sku in dict.fromkeys(skus):
+            entry = self._entries.get((sku, currency))
+            if entry is not None and entry[0] > now:
+                found[sku] = entry[1]
+            else:
+                missing.append(sku)
+        if missing:
+            fetched = await priced_variants(conn, missing, currency)
+            if self._ttl_s > 0:
+                if len(self._entries) > self.MAX_ENTRIES:
+                    self._entries.clear()
+                for sku, variant in fetched.items():
+                    self._entries[(sku, currency)] = (now + self._ttl_s, variant)
+            found.update(fetched)
+        return found
 
 
 async def sku_exists(conn: Conn, sku: str) -> bool:

@@ -163,7 +163,7 @@ async def _checkout(
     # Its guards fail, and nothing applies, if any of that cannot be done as read.
     for _ in range(CHECKOUT_ATTEMPTS):
         async with p.db.connection() as conn:
-            view = await cart.read_for_checkout(conn, p.providers, cart_id)
+            view = await cart.read_for_checkout(conn, p.pricing, cart_id)
         refused = cart.refusal(view)
         if refused is not None:
             return await _refuse(p, claim, refused)
@@ -245,7 +245,7 @@ async def _why_refused(
         stored = await idempotency.lookup(conn, claim)
         if stored is not None:
             return Answer(stored.status, stored.body, replayed=True)
-        now = await cart.read_for_checkout(conn, p.providers, view.quote.cart_id)
+        now = await cart.read_for_checkout(conn, p.pricing, view.quote.cart_id)
     if now.status is not cart.CartStatus.OPEN:
         return cart.refusal(now)
     if now.updated_at != view.updated_at:

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     capture_method: Literal["automatic", "manual"] = "automatic"
     # How often the in-process or standalone worker looks for work.
     worker_poll_interval_s: float = 1.0
+    # How long a variant's price may be served from a process's cache (0: never cached).
+    price_cache_ttl_s: float = 5.0
     webhooks_allow_private: bool = False
     log_level: str = "info"
     # In-process sandbox provider: how long a `tok_timeout` authorization takes to answer.
