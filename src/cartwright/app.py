@@ -158,9 +158,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(RejectNul)
+    # Routes are matched in order: the storefront's hot paths first.
     for router in (
-        ops_router, access_router, catalog_router, inventory_router, cart_router,
-        checkout_router, orders_router, events_router,
+        checkout_router, cart_router, catalog_router, orders_router, inventory_router,
+        events_router, access_router, ops_router,
     ):
         app.include_router(router)
 

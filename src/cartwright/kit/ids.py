@@ -7,7 +7,6 @@ unguessable (carts, keys): 130 random bits and nothing else.
 
 from __future__ import annotations
 
-import base64
 import random
 import secrets
 import time
@@ -16,18 +15,21 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
-_STANDARD_TO_CROCKFORD = bytes.maketrans(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode()
-)
+# Two Crockford digits for every 10-bit value: an id is encoded ten bits at a time.
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
 
 
 def _base32(value: int, length: int) -> str:
     """`value` as `length` Crockford base32 digits, most significant first (so ids sort
     as their values do)."""
-    bits = length * 5
-    padded = value << ((-bits) % 40)  # whole 5-byte groups for b32encode
-    encoded = base64.b32encode(padded.to_bytes((bits + 39) // 40 * 5, "big"))
-    return encoded[:length].translate(_STANDARD_TO_CROCKFORD).decode()
+    digits = []
+    if length % 2:
+        digits.append(_CROCKFORD[value & 31])
+        value >>= 5
+    for _ in range(length // 2):
+        digits.append(_PAIRS[value & 1023])
+        value >>= 10
+    return "".join(reversed(digits))
 
 
 # Time-ordered ids are not secrets: they need uniqueness, not unpredictability, so their
