@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -42,6 +43,7 @@ from cartwright.web.guard import RejectNul
 from cartwright.web.responses import json_response
 
 log = structlog.get_logger("cartwright.api")
+GC_YOUNG_THRESHOLD = 20_000
 
 # Failures of the platform's own database that a retry may cure: answered 503 with
 # Retry-After instead of 500. (A request's transaction rolled back with them.)
@@ -130,6 +132,12 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await platform.start()
+        # Everything loaded so far lives as long as the process: keep the collector off it,
+        # and let the young generation grow before collecting (requests allocate many
+        # short-lived objects; reference counting frees nearly all of them anyway).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run_forever(platform, stop)) if run_worker else None
         try:

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 import aiosqlite
 import asyncpg
 
+from cartwright.kit.pgpool import ConnectionPool
+
 Row = Mapping[str, Any]
 
 
@@ -272,10 +274,6 @@ def _integrity(exc: sqlite3.IntegrityError) -> Exception:
 # ------------------------------------------------------------------------------ Database
 
 
-async def _no_reset(connection: asyncpg.Connection) -> None:
-    return None
-
-
 class Database:
     """Owns the connections of one process. `transaction()` is the unit of work."""
 
@@ -289,32 +287,31 @@ class Database:
         # is flushed (a PostgreSQL crash may lose the last moment of them; a process crash
         # loses nothing). Cartwright's own data is always committed durably.
         self._durable_commits = durable_commits
-        self._pool: asyncpg.Pool | None = None
+        self._pool: ConnectionPool | None = None
         self._sqlite: aiosqlite.Connection | None = None
         self._sqlite_lock = asyncio.Lock()
 
     async def connect(self) -> None:
         if self.dialect is Dialect.POSTGRES:
-            self._pool = await asyncpg.create_pool(
-                asyncpg_dsn(self.url),
-                min_size=min(2, self._pool_size),
-                max_size=self._pool_size,
+            settings = {
+                "application_name": "cartwright",
                 # A statement that runs this long is a bug or an overload: cancel it
                 # (QueryCanceledError, answered 503) rather than hold the connection.
-                server_settings={
-                    "application_name": "cartwright",
-                    "statement_timeout": "30000",
-                    # Our statements look rows up by key: a generic plan, made once per
-                    # connection, is as good as a custom one and saves planning the
-                    # multi-statement batches on every execution.
-                    "plan_cache_mode": "force_generic_plan",
-                    "synchronous_commit": "on" if self._durable_commits else "off",
-                },
-                # asyncpg's default reset (RESET ALL, UNLISTEN, advisory unlock, ...) costs a
-                # round trip per release. We keep no session state on a connection (no SET,
-                # LISTEN or advisory locks), and transactions end before release.
-                reset=_no_reset,
-            )
+                "statement_timeout": "30000",
+                # Our statements look rows up by key: a generic plan, made once per
+                # connection, is as good as a custom one and saves planning the
+                # multi-statement batches on every execution.
+                "plan_cache_mode": "force_generic_plan",
+                "synchronous_commit": "on" if self._durable_commits else "off",
+            }
+            dsn = asyncpg_dsn(self.url)
+
+            async def connect() -> asyncpg.Connection:
+                return await asyncpg.connect(dsn, server_settings=settings)
+
+            pool = ConnectionPool(connect, max_size=self._pool_size)
+            await pool.open(min_size=min(2, self._pool_size))
+            self._pool = pool
         else:
             conn = await aiosqlite.connect(
                 sqlite_path(self.url), isolation_level=None, detect_types=sqlite3.PARSE_DECLTYPES
