@@ -162,43 +162,30 @@ async def _checkout(
     # cart (if unchanged since read), takes the stock and records payment and checkout.
     # Its guards fail, and nothing applies, if any of that cannot be done as read.
     for _ in range(CHECKOUT_ATTEMPTS):
+        number = await p.order_numbers.take(p.db)
         async with p.db.connection() as conn:
             view = await cart.read_for_checkout(conn, p.pricing, cart_id)
-        refused = cart.refusal(view)
+            refused = cart.refusal(view)
+            if refused is None:
+                order = _new_order(order_id, number, view.quote)
+                payment, writes = _commit_one_writes(
+                    settings, view, order, claim, checkout_id=checkout_id,
+                    payment_id=payment_id, provider=provider, token=token, capture=capture,
+                    access_token=access_token,
+                )
+                try:
+                    await conn.atomic_batch(writes)
+                    break
+                except GuardFailed:
+                    pass
         if refused is not None:
             return await _refuse(p, claim, refused)
-        order = _new_order(order_id, await p.order_numbers.take(p.db), view.quote)
-        payment, insert_payment = payments.new_payment(
-            payment_id=payment_id, order_id=order_id, provider=provider,
-            amount=order.total, currency=order.currency, token=token,
-            capture_method="automatic" if capture else "manual",
-        )
-        now = clock.utcnow()
-        writes = [
-            guarded(idempotency.claim_stmt(claim)),
-            guarded(cart.freeze_stmt(view)),
-            *inventory.reservation_writes(
-                order_id, [inventory.Item(line.sku, line.quantity) for line in order.lines]
-            ),
-            insert_payment,
-            repository.insert_checkout_stmt(
-                (
-                    checkout_id, cart_id, order_id, payment_id, CheckoutStatus.PROCESSING,
-                    order.to_json(), access_token, claim.owner, claim.route, claim.key,
-                    now + timedelta(seconds=settings.payment_recovery_after_s), now,
-                )
-            ),
-        ]
-        try:
-            await p.db.atomic_batch(writes)
-            break
-        except GuardFailed:
-            refused = await _why_refused(p, claim, view)
-            if isinstance(refused, Answer):
-                return refused
-            if refused is not None:
-                return await _refuse(p, claim, refused)
-            # The cart changed between read and freeze: read it again.
+        refused = await _why_refused(p, claim, view)
+        if isinstance(refused, Answer):
+            return refused
+        if refused is not None:
+            return await _refuse(p, claim, refused)
+        # The cart changed between read and freeze: read it again.
     else:
         raise CartChanging("The cart keeps changing; try again.")
 
@@ -221,6 +208,37 @@ async def _checkout(
             raise RuntimeError(f"checkout {checkout_id} finished without a stored answer")
         answer = Answer(stored.status, stored.body)
     return answer
+
+
+def _commit_one_writes(
+    settings: Settings, view: cart.CheckoutView, order: NewOrder, claim: idempotency.Claim,
+    *, checkout_id: str, payment_id: str, provider: str, token: str, capture: bool,
+    access_token: str,
+) -> tuple[Payment, list[Stmt]]:
+    """Commit 1 as one atomic batch. Its guards (the key is new, the cart is as read, each
+    SKU has the units) fail, and nothing applies, if any of it cannot be done."""
+    payment, insert_payment = payments.new_payment(
+        payment_id=payment_id, order_id=order.order_id, provider=provider,
+        amount=order.total, currency=order.currency, token=token,
+        capture_method="automatic" if capture else "manual",
+    )
+    now = clock.utcnow()
+    return payment, [
+        guarded(idempotency.claim_stmt(claim)),
+        guarded(cart.freeze_stmt(view)),
+        *inventory.reservation_writes(
+            order.order_id, [inventory.Item(line.sku, line.quantity) for line in order.lines]
+        ),
+        insert_payment,
+        repository.insert_checkout_stmt(
+            (
+                checkout_id, order.cart_id, order.order_id, payment_id,
+                CheckoutStatus.PROCESSING, order.to_json(), access_token, claim.owner,
+                claim.route, claim.key,
+                now + timedelta(seconds=settings.payment_recovery_after_s), now,
+            )
+        ),
+    ]
 
 
 async def _refuse(p: Platform, claim: idempotency.Claim, error: AppError) -> Answer:

@@ -79,6 +79,10 @@ class Conn(Protocol):
         other's effects. Raises `GuardFailed` if a guard did not change exactly one row."""
         ...
 
+    async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int | None]:
+        """`batch`, all or nothing, on a connection outside a transaction."""
+        ...
+
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
     async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
     async def fetchval(self, sql: str, *args: Any) -> Any: ...
@@ -169,6 +173,11 @@ class PgConn:
         return [None if v is None else int(v) for v in row.values()]
 
 
+    async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int | None]:
+        # One statement is its own transaction (for a single plain write, too).
+        return await self.batch(statements)
+
+
 @lru_cache(maxsize=256)
 def _combined(shape: tuple[tuple[str, int, bool, bool], ...]) -> str:
     """Several statements as one: each write a data-modifying CTE (all run once, to
@@ -249,6 +258,16 @@ class SqliteConn:
             await self._c.executemany(_to_sqlite(sql), rows)
         except sqlite3.IntegrityError as exc:
             raise _integrity(exc) from exc
+
+    async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int | None]:
+        await self._c.execute("BEGIN IMMEDIATE")
+        try:
+            results = await self.batch(statements)
+        except BaseException:
+            await self._c.execute("ROLLBACK")
+            raise
+        await self._c.execute("COMMIT")
+        return results
 
     async def batch(self, statements: Sequence[Stmt]) -> list[int | None]:
         results = []
@@ -367,11 +386,8 @@ class Database:
     async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int | None]:
         """Run a batch atomically: on PostgreSQL as one statement, which is its own
         transaction (no BEGIN/COMMIT round trips); on SQLite inside a transaction."""
-        if self._pool is not None:
-            async with self._pool.acquire() as connection:
-                return await PgConn(connection).batch(statements)
-        async with self.transaction() as conn:
-            return await conn.batch(statements)
+        async with self.connection() as conn:
+            return await conn.atomic_batch(statements)
 
     async def ping(self) -> bool:
         try:
