@@ -26,10 +26,9 @@ stock_levels = sa.Table(
 reservations = sa.Table(
     "reservations",
     metadata,
-    id_column(),
-    sa.Column("reference", sa.String(64), nullable=False, index=True),
-    sa.Column("warehouse_id", sa.String(64), nullable=False),
-    sa.Column("sku", sa.String(100), nullable=False),
+    sa.Column("reference", sa.String(64), primary_key=True),
+    sa.Column("warehouse_id", sa.String(64), primary_key=True),
+    sa.Column("sku", sa.String(100), primary_key=True),
     sa.Column("quantity", sa.BigInteger, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
 )

@@ -55,13 +55,13 @@ def take_stmt(warehouse_id: str, sku: str, quantity: int, now: datetime) -> Stmt
 
 
 def insert_reservations_stmt(rows: Sequence[tuple[object, ...]]) -> Stmt:
-    width = 6
+    width = 5
     values = ", ".join(
         "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
         for i in range(len(rows))
     )
     return stmt(
-        "INSERT INTO reservations (id, reference, warehouse_id, sku, quantity, created_at)"
+        "INSERT INTO reservations (reference, warehouse_id, sku, quantity, created_at)"
         f" VALUES {values}",
         *(value for row in rows for value in row),
     )

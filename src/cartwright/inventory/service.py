@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cartwright.inventory import repository
-from cartwright.kit import clock, ids
+from cartwright.kit import clock
 from cartwright.kit.db import Conn, Stmt, guarded
 
 DEFAULT_WAREHOUSE = "wh_default"
@@ -66,7 +66,7 @@ def reservation_writes(reference: str, items: Sequence[Item]) -> list[Stmt]:
     writes.append(
         repository.insert_reservations_stmt(
             [
-                (ids.new_id("res"), reference, DEFAULT_WAREHOUSE, i.sku, i.quantity, now)
+                (reference, DEFAULT_WAREHOUSE, i.sku, i.quantity, now)
                 for i in merged
             ]
         )

@@ -28,9 +28,9 @@ orders = sa.Table(
 order_lines = sa.Table(
     "order_lines",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("order_id", sa.String(64), sa.ForeignKey("orders.id"), nullable=False, index=True),
-    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("order_id", sa.String(64), sa.ForeignKey("orders.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("id", sa.String(64), nullable=False),
     sa.Column("sku", sa.String(100), nullable=False),
     sa.Column("variant_id", sa.String(64), nullable=False),
     sa.Column("title", sa.String(500), nullable=False),

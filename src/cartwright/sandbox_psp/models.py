@@ -8,7 +8,7 @@ sandbox_psp_payments = sa.Table(
     "sandbox_psp_payments",
     metadata,
     sa.Column("idempotency_key", sa.String(255), primary_key=True),
-    sa.Column("reference", sa.String(64), nullable=False, unique=True),
+    sa.Column("reference", sa.String(64), nullable=False),
     sa.Column("token", sa.String(200), nullable=False),
     sa.Column("amount", sa.BigInteger, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),

@@ -22,7 +22,6 @@ from typing import Any
 from cartwright.kit import clock, ids
 from cartwright.kit.db import Database, Row
 
-
 _COLUMNS = "reference, token, amount, currency, status, amount_captured"
 
 
