@@ -98,12 +98,25 @@ class Server:
 
 
 def start_server(
-    database_url: str, log_path: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None,
+    database_url: str,
+    log_path: Path,
+    *,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
     no_worker: bool = False,
 ) -> Server:
     port = free_port()
     env = {**os.environ, **SERVER_ENV, "CARTWRIGHT_DATABASE_URL": database_url, **(extra_env or {})}
-    args = [sys.executable, "-m", "cartwright.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    args = [
+        sys.executable,
+        "-m",
+        "cartwright.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     if no_worker:
         args.append("--no-worker")
     log = log_path.open("wb")
@@ -131,8 +144,12 @@ def start_worker(database_url: str, log_path: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, **SERVER_ENV, "CARTWRIGHT_DATABASE_URL": database_url}
     log = log_path.open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "cartwright.cli", "worker"], env=env, stdout=log,
-        stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
+        [sys.executable, "-m", "cartwright.cli", "worker"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        start_new_session=True,
     )
 
 
@@ -144,7 +161,9 @@ def pg_server(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @pytest.fixture(scope="session")
-def sqlite_server(sqlite_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def sqlite_server(
+    sqlite_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     server = start_server(sqlite_database, tmp_path_factory.mktemp("logs") / "sqlite-server.log")
     yield server
     server.stop()
@@ -159,7 +178,9 @@ def server(request: pytest.FixtureRequest) -> Server:
 def _client(base_url: str, key: str | None) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.AsyncClient(
-        base_url=base_url, headers=headers, timeout=30,
+        base_url=base_url,
+        headers=headers,
+        timeout=30,
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
     )
 

@@ -21,8 +21,13 @@ def unique_sku(prefix: str = "SKU") -> str:
 
 
 async def create_product(
-    admin: httpx.AsyncClient, *, sku: str | None = None, price: int = 1999,
-    currency: str = "EUR", stock: int | None = 10, title: str = "Test product",
+    admin: httpx.AsyncClient,
+    *,
+    sku: str | None = None,
+    price: int = 1999,
+    currency: str = "EUR",
+    stock: int | None = 10,
+    title: str = "Test product",
 ) -> dict[str, Any]:
     sku = sku or unique_sku()
     response = await admin.post(
@@ -51,15 +56,22 @@ async def stock_of(admin: httpx.AsyncClient, sku: str) -> dict[str, Any]:
 
 
 async def ready_cart(
-    client: httpx.AsyncClient, lines: list[tuple[str, int]], *, currency: str = "EUR",
+    client: httpx.AsyncClient,
+    lines: list[tuple[str, int]],
+    *,
+    currency: str = "EUR",
     country: str = "DE",
 ) -> dict[str, Any]:
     """A cart with lines, a shipping address and the standard method: ready to check out."""
-    created = await client.post("/v1/carts", json={"currency": currency, "email": "ada@example.com"})
+    created = await client.post(
+        "/v1/carts", json={"currency": currency, "email": "ada@example.com"}
+    )
     assert created.status_code == 201, created.text
     cart_id = created.json()["id"]
     for sku, quantity in lines:
-        added = await client.post(f"/v1/carts/{cart_id}/lines", json={"sku": sku, "quantity": quantity})
+        added = await client.post(
+            f"/v1/carts/{cart_id}/lines", json={"sku": sku, "quantity": quantity}
+        )
         assert added.status_code == 200, added.text
     patched = await client.patch(
         f"/v1/carts/{cart_id}",
@@ -70,7 +82,11 @@ async def ready_cart(
 
 
 async def checkout(
-    client: httpx.AsyncClient, cart_id: str, *, token: str = "tok_visa", key: str | None = None,
+    client: httpx.AsyncClient,
+    cart_id: str,
+    *,
+    token: str = "tok_visa",
+    key: str | None = None,
 ) -> httpx.Response:
     return await client.post(
         f"/v1/carts/{cart_id}/checkout",

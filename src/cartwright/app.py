@@ -168,15 +168,23 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.add_middleware(RejectNul)
     # Routes are matched in order: the storefront's hot paths first.
     for router in (
-        checkout_router, cart_router, catalog_router, orders_router, inventory_router,
-        events_router, access_router, ops_router,
+        checkout_router,
+        cart_router,
+        catalog_router,
+        orders_router,
+        inventory_router,
+        events_router,
+        access_router,
+        ops_router,
     ):
         app.include_router(router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
-                title=app.title, version=app.version, description=app.description,
+                title=app.title,
+                version=app.version,
+                description=app.description,
                 routes=app.routes,
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 
 from tests.api.support import (
     assert_problem,

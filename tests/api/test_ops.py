@@ -73,6 +73,7 @@ CONTRACT_ROUTES = [
     ("get", "/metrics"),
 ]
 
+
 def _template(path: str) -> str:
     """`/v1/carts/{id}/lines` and `/v1/carts/{cart_id}/lines` are the same route."""
     return re.sub(r"\{[^}]+\}", "{}", path)

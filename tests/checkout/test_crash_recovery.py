@@ -58,7 +58,9 @@ async def _crash_during_checkout(
 ) -> tuple[str, str, str]:
     """Prepare a cart on a server that dies at `failpoint`; returns (sku, cart id, key)."""
     doomed = start_server(
-        pg_database, logs / "doomed.log", no_worker=True,
+        pg_database,
+        logs / "doomed.log",
+        no_worker=True,
         extra_env={"CARTWRIGHT_FAILPOINTS": f"{failpoint}=crash"},
     )
     try:
@@ -77,9 +79,7 @@ async def _crash_during_checkout(
 async def test_crash_after_the_provider_charged_is_finished_by_recovery(
     pg_database: str, pg_server: Server, logs: Path
 ) -> None:
-    sku, cart_id, key = await _crash_during_checkout(
-        pg_database, logs, "checkout.after_authorize"
-    )
+    sku, cart_id, key = await _crash_during_checkout(pg_database, logs, "checkout.after_authorize")
     async with client_for(pg_server) as client:
         # Until recovery runs, the units stay held and the cart frozen: nothing is guessed.
         assert (await stock_of(client, sku))["reserved"] == 2
@@ -87,6 +87,7 @@ async def test_crash_after_the_provider_charged_is_finished_by_recovery(
         assert retry.status_code == 409 and retry.json()["code"] == "idempotency_key_in_use"
 
         with running_worker(pg_database, logs):
+
             async def placed() -> dict | None:  # type: ignore[type-arg]
                 cart = (await client.get(f"/v1/carts/{cart_id}")).json()
                 return cart if cart["status"] == "completed" else None
@@ -109,18 +110,20 @@ async def test_crash_after_the_provider_charged_is_finished_by_recovery(
 async def test_crash_before_the_provider_was_asked_releases_everything(
     pg_database: str, pg_server: Server, logs: Path
 ) -> None:
-    sku, cart_id, key = await _crash_during_checkout(
-        pg_database, logs, "checkout.before_authorize"
-    )
+    sku, cart_id, key = await _crash_during_checkout(pg_database, logs, "checkout.before_authorize")
     async with client_for(pg_server) as client:
         with running_worker(pg_database, logs):
+
             async def reopened() -> bool:
                 return (await client.get(f"/v1/carts/{cart_id}")).json()["status"] == "open"
 
             await wait_for(reopened)
 
         assert await stock_of(client, sku) == {
-            "sku": sku, "on_hand": 3, "reserved": 0, "available": 3,
+            "sku": sku,
+            "on_hand": 3,
+            "reserved": 0,
+            "available": 3,
         }
         replay = await checkout(client, cart_id, key=key)
         assert replay.status_code == 503
@@ -164,6 +167,7 @@ async def test_kill_9_under_load_loses_no_order_and_charges_nothing_twice(
 
     async with client_for(pg_server) as client:
         with running_worker(pg_database, logs):
+
             async def settled() -> bool:
                 states = [
                     (await client.get(f"/v1/carts/{c['id']}")).json()["status"] for c in carts

@@ -22,7 +22,10 @@ async def test_concurrent_checkouts_never_oversell(admin: httpx.AsyncClient) -> 
     assert statuses == {201: stock, 409: shoppers - stock}, statuses
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"insufficient_stock"}
     assert await stock_of(admin, sku) == {
-        "sku": sku, "on_hand": stock, "reserved": stock, "available": 0,
+        "sku": sku,
+        "on_hand": stock,
+        "reserved": stock,
+        "available": 0,
     }
     order_ids = {r.json()["id"] for r in responses if r.status_code == 201}
     assert len(order_ids) == stock
@@ -36,8 +39,7 @@ async def test_multi_line_carts_reserve_all_or_nothing(admin: httpx.AsyncClient)
     a = (await create_product(admin, stock=5))["variants"][0]["sku"]
     b = (await create_product(admin, stock=5))["variants"][0]["sku"]
     carts = [
-        await ready_cart(admin, [(a, 1), (b, 1)] if i % 2 else [(b, 1), (a, 1)])
-        for i in range(12)
+        await ready_cart(admin, [(a, 1), (b, 1)] if i % 2 else [(b, 1), (a, 1)]) for i in range(12)
     ]
     responses = await asyncio.gather(*(checkout(admin, c["id"]) for c in carts))
     statuses = Counter(r.status_code for r in responses)
@@ -148,7 +150,10 @@ async def test_timeout_is_pending_then_recovered_never_guessed(admin: httpx.Asyn
     assert current["amount_captured"] == current["totals"]["total"]
     types = [e["type"] for e in await events_about(admin, order["id"])]
     assert types == [
-        "payment.pending", "order.created", "payment.authorized", "payment.captured",
+        "payment.pending",
+        "order.created",
+        "payment.authorized",
+        "payment.captured",
         "order.placed",
     ]
 

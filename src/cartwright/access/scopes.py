@@ -19,5 +19,7 @@ class Scope(StrEnum):
     CHECKOUT = "checkout"
 
 
-STOREFRONT_SCOPES: frozenset[Scope] = frozenset({Scope.CATALOG_READ, Scope.CARTS_WRITE, Scope.CHECKOUT})
+STOREFRONT_SCOPES: frozenset[Scope] = frozenset(
+    {Scope.CATALOG_READ, Scope.CARTS_WRITE, Scope.CHECKOUT}
+)
 ALL_SCOPES: frozenset[Scope] = frozenset(Scope)

@@ -124,12 +124,22 @@ async def create_key(
     key_id = ids.new_id("key")
     now = clock.utcnow()
     await repository.insert_key(
-        conn, key_id=key_id, type_=key_type.value, name=name, scopes=granted,
-        key_hash=hash_key(plaintext), key_prefix=plaintext[:7], now=now,
+        conn,
+        key_id=key_id,
+        type_=key_type.value,
+        name=name,
+        scopes=granted,
+        key_hash=hash_key(plaintext),
+        key_prefix=plaintext[:7],
+        now=now,
     )
     return {
-        "id": key_id, "type": key_type.value, "name": name, "scopes": granted,
-        "key": plaintext, "created_at": clock.isoformat(now),
+        "id": key_id,
+        "type": key_type.value,
+        "name": name,
+        "scopes": granted,
+        "key": plaintext,
+        "created_at": clock.isoformat(now),
     }
 
 

@@ -17,7 +17,10 @@ async def insert_cart(
     row = await conn.fetchrow(
         "INSERT INTO carts (id, currency, email, status, created_at, updated_at)"
         f" VALUES ($1, $2, $3, 'open', $4, $4) RETURNING {CART_COLUMNS}",
-        cart_id, currency, email, now,
+        cart_id,
+        currency,
+        email,
+        now,
     )
     assert row is not None
     return row
@@ -30,8 +33,10 @@ async def get_cart(conn: Conn, cart_id: str) -> Row | None:
 async def touch_open_cart(conn: Conn, cart_id: str, now: datetime) -> Row | None:
     """Lock an open cart for a change (its row lock orders it against checkout)."""
     return await conn.fetchrow(
-        f"UPDATE carts SET updated_at = $2 WHERE id = $1 AND status = 'open' RETURNING {CART_COLUMNS}",
-        cart_id, now,
+        "UPDATE carts SET updated_at = $2 WHERE id = $1 AND status = 'open'"
+        f" RETURNING {CART_COLUMNS}",
+        cart_id,
+        now,
     )
 
 
@@ -43,18 +48,29 @@ async def update_fields(
     return await conn.fetchrow(
         f"UPDATE carts SET updated_at = $2, {assignments} WHERE id = $1 AND status = 'open'"
         f" RETURNING {CART_COLUMNS}",
-        cart_id, now, *(fields[c] for c in columns),
+        cart_id,
+        now,
+        *(fields[c] for c in columns),
     )
 
 
 async def set_status(
-    conn: Conn, cart_id: str, *, from_status: str, to_status: str, order_id: str | None,
+    conn: Conn,
+    cart_id: str,
+    *,
+    from_status: str,
+    to_status: str,
+    order_id: str | None,
     now: datetime,
 ) -> Row | None:
     return await conn.fetchrow(
         "UPDATE carts SET status = $3, order_id = $4, updated_at = $5"
         f" WHERE id = $1 AND status = $2 RETURNING {CART_COLUMNS}",
-        cart_id, from_status, to_status, order_id, now,
+        cart_id,
+        from_status,
+        to_status,
+        order_id,
+        now,
     )
 
 
@@ -69,9 +85,14 @@ async def add_line(
     conn: Conn, line_id: str, cart_id: str, sku: str, quantity: int, now: datetime
 ) -> None:
     await conn.execute(
-        "INSERT INTO cart_lines (id, cart_id, sku, quantity, created_at) VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = cart_lines.quantity + excluded.quantity",
-        line_id, cart_id, sku, quantity, now,
+        "INSERT INTO cart_lines (id, cart_id, sku, quantity, created_at)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (cart_id, sku)"
+        " DO UPDATE SET quantity = cart_lines.quantity + excluded.quantity",
+        line_id,
+        cart_id,
+        sku,
+        quantity,
+        now,
     )
 
 
@@ -79,7 +100,9 @@ async def set_line_quantity(conn: Conn, cart_id: str, line_id: str, quantity: in
     return (
         await conn.execute(
             "UPDATE cart_lines SET quantity = $3 WHERE id = $2 AND cart_id = $1",
-            cart_id, line_id, quantity,
+            cart_id,
+            line_id,
+            quantity,
         )
         == 1
     )
@@ -100,7 +123,11 @@ def set_status_stmt(
     return stmt(
         "UPDATE carts SET status = $3, order_id = $4, updated_at = $5"
         " WHERE id = $1 AND status = $2",
-        cart_id, from_status, to_status, order_id, now,
+        cart_id,
+        from_status,
+        to_status,
+        order_id,
+        now,
     )
 
 
@@ -116,7 +143,7 @@ async def get_with_lines(conn: Conn, cart_id: str) -> tuple[Row, list[Row]] | No
     )
     if not rows:
         return None
-    cart_lines = [
+    cart_lines: list[Row] = [
         {"id": r["line_id"], "sku": r["line_sku"], "quantity": r["line_quantity"]}
         for r in rows
         if r["line_id"] is not None
@@ -131,5 +158,9 @@ def freeze_stmt(
     return stmt(
         "UPDATE carts SET status = $4, updated_at = $5"
         " WHERE id = $1 AND status = $2 AND updated_at = $3",
-        cart_id, from_status, seen_updated_at, to_status, now,
+        cart_id,
+        from_status,
+        seen_updated_at,
+        to_status,
+        now,
     )

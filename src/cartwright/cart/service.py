@@ -214,9 +214,7 @@ async def get_cart(conn: Conn, pricing: Pricing, cart_id: str) -> dict[str, Any]
     return await _view(conn, pricing, cart)
 
 
-async def add_line(
-    conn: Conn, pricing: Pricing, cart_id: str, data: LineIn
-) -> dict[str, Any]:
+async def add_line(conn: Conn, pricing: Pricing, cart_id: str, data: LineIn) -> dict[str, Any]:
     cart = await _open_cart(conn, cart_id)
     variant = (await pricing.prices.priced_variants(conn, [data.sku], cart["currency"])).get(
         data.sku
@@ -250,9 +248,7 @@ async def change_line(
     return await _view(conn, pricing, cart)
 
 
-async def remove_line(
-    conn: Conn, pricing: Pricing, cart_id: str, line_id: str
-) -> dict[str, Any]:
+async def remove_line(conn: Conn, pricing: Pricing, cart_id: str, line_id: str) -> dict[str, Any]:
     return await change_line(conn, pricing, cart_id, line_id, 0)
 
 
@@ -266,15 +262,15 @@ async def update_cart(
     for name in ("shipping_address", "billing_address"):
         if name in sent:
             address = getattr(data, name)
-            fields[name] = (
-                None if address is None else orjson.dumps(address.model_dump()).decode()
-            )
+            fields[name] = None if address is None else orjson.dumps(address.model_dump()).decode()
     if "shipping_method" in sent:
         if data.shipping_method is not None:
             cart = await repository.get_cart(conn, cart_id)
             address = data.shipping_address if "shipping_address" in sent else None
-            country = address.country if address else _country(
-                _json(cart["shipping_address"]) if cart else None
+            country = (
+                address.country
+                if address
+                else _country(_json(cart["shipping_address"]) if cart else None)
             )
             if pricing.providers.shipping.find(data.shipping_method, country) is None:
                 raise ValidationFailed.field(
@@ -347,22 +343,32 @@ def freeze_stmt(view: CheckoutView) -> Stmt:
     """Freeze the cart for checkout, only if it is still open and unchanged since it was
     read (a guard for the checkout's batch)."""
     return repository.freeze_stmt(
-        view.quote.cart_id, seen_updated_at=view.updated_at, from_status=CartStatus.OPEN,
-        to_status=CartStatus.CHECKING_OUT, now=clock.utcnow(),
+        view.quote.cart_id,
+        seen_updated_at=view.updated_at,
+        from_status=CartStatus.OPEN,
+        to_status=CartStatus.CHECKING_OUT,
+        now=clock.utcnow(),
     )
 
 
 def complete_checkout_stmt(cart_id: str, order_id: str) -> Stmt:
     """Mark the cart checked out (row count 1 unless it was not `checking_out`)."""
     return repository.set_status_stmt(
-        cart_id, from_status=CartStatus.CHECKING_OUT, to_status=CartStatus.COMPLETED,
-        order_id=order_id, now=clock.utcnow(),
+        cart_id,
+        from_status=CartStatus.CHECKING_OUT,
+        to_status=CartStatus.COMPLETED,
+        order_id=order_id,
+        now=clock.utcnow(),
     )
 
 
 async def reopen(conn: Conn, cart_id: str) -> None:
     """After a failed payment the shopper can change the cart and pay again."""
     await repository.set_status(
-        conn, cart_id, from_status=CartStatus.CHECKING_OUT, to_status=CartStatus.OPEN,
-        order_id=None, now=clock.utcnow(),
+        conn,
+        cart_id,
+        from_status=CartStatus.CHECKING_OUT,
+        to_status=CartStatus.OPEN,
+        order_id=None,
+        now=clock.utcnow(),
     )

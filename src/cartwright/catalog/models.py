@@ -15,7 +15,9 @@ variants = sa.Table(
     "variants",
     metadata,
     id_column(),
-    sa.Column("product_id", sa.String(64), sa.ForeignKey("products.id"), nullable=False, index=True),
+    sa.Column(
+        "product_id", sa.String(64), sa.ForeignKey("products.id"), nullable=False, index=True
+    ),
     sa.Column("sku", sa.String(100), nullable=False, unique=True),
     sa.Column("title", sa.String(500), nullable=True),
     sa.Column("weight_grams", sa.Integer, nullable=True),

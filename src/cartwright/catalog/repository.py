@@ -12,7 +12,10 @@ async def insert_product(
     await conn.execute(
         "INSERT INTO products (id, title, description, created_at, updated_at)"
         " VALUES ($1, $2, $3, $4, $4)",
-        product_id, title, description, now,
+        product_id,
+        title,
+        description,
+        now,
     )
 
 
@@ -47,7 +50,8 @@ async def get_product(conn: Conn, product_id: str) -> Row | None:
 async def list_products(
     conn: Conn, *, limit: int, starting_after: str | None, title_pattern: str | None
 ) -> list[Row]:
-    clauses, args = [], []
+    clauses: list[str] = []
+    args: list[object] = []
     if starting_after is not None:
         args.append(starting_after)
         clauses.append(f"id < ${len(args)}")
@@ -79,7 +83,8 @@ async def priced_variants(conn: Conn, skus: Sequence[str], currency: str) -> lis
         " v.weight_grams, p.amount FROM variants v JOIN products pr ON pr.id = v.product_id"
         " LEFT JOIN variant_prices p ON p.variant_id = v.id AND p.currency = $1"
         f" WHERE v.sku IN ({placeholders(2, len(skus))})",
-        currency, *skus,
+        currency,
+        *skus,
     )
 
 

@@ -6,7 +6,9 @@ from pydantic import BaseModel, Field, StrictInt, StringConstraints, field_valid
 
 from cartwright.kit.money import is_currency
 
-Sku = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:/-]+$")]
+Sku = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:/-]+$")
+]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 

@@ -32,7 +32,8 @@ async def create_product(conn: Conn, data: ProductIn) -> dict[str, Any]:
     now = clock.utcnow()
     product_id = ids.new_id("prod")
     await repository.insert_product(conn, product_id, data.title, data.description, now)
-    variant_rows, price_rows = [], []
+    variant_rows: list[tuple[object, ...]] = []
+    price_rows: list[tuple[object, ...]] = []
     for position, variant in enumerate(data.variants):
         variant_id = ids.new_id("var")
         variant_rows.append(

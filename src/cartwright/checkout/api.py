@@ -23,7 +23,9 @@ router = APIRouter(prefix="/v1", tags=["checkout"])
     responses={
         202: {"description": "Order placed; payment pending or needs 3-D Secure"},
         402: {"description": "payment_declined"},
-        409: {"description": "insufficient_stock, cart_not_ready, cart_closed, idempotency_key_in_use"},
+        409: {
+            "description": "insufficient_stock, cart_not_ready, cart_closed, idempotency_key_in_use"
+        },
         503: {"description": "provider_unavailable"},
     },
 )

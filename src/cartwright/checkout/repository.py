@@ -23,14 +23,22 @@ def insert_checkout_stmt(values: Sequence[object]) -> Stmt:
 
 
 def move_stmt(
-    checkout_id: str, *, from_status: str, to_status: str, next_check_at: datetime,
+    checkout_id: str,
+    *,
+    from_status: str,
+    to_status: str,
+    next_check_at: datetime,
     now: datetime,
 ) -> Stmt:
     """The saga's guard: only one process moves a checkout out of a state (row count 1)."""
     return stmt(
         "UPDATE checkouts SET status = $3, next_check_at = $4, updated_at = $5"
         " WHERE id = $1 AND status = $2",
-        checkout_id, from_status, to_status, next_check_at, now,
+        checkout_id,
+        from_status,
+        to_status,
+        next_check_at,
+        now,
     )
 
 
@@ -40,9 +48,7 @@ async def get_by_order(conn: Conn, order_id: str) -> Row | None:
     )
 
 
-async def lease_due(
-    conn: Conn, *, now: datetime, lease_until: datetime, limit: int
-) -> list[Row]:
+async def lease_due(conn: Conn, *, now: datetime, lease_until: datetime, limit: int) -> list[Row]:
     """Take up to `limit` unfinished checkouts due for a look, pushing their next look to
     `lease_until` so other workers skip them meanwhile. (The statuses are written out so
     the planner can use the partial index of unfinished checkouts.)"""
@@ -51,7 +57,9 @@ async def lease_due(
         "UPDATE checkouts SET next_check_at = $2 WHERE id IN (SELECT id FROM checkouts"
         " WHERE status IN ('processing', 'awaiting_payment') AND next_check_at <= $1"
         f" ORDER BY next_check_at LIMIT $3{skip_locked}) RETURNING {CHECKOUT_COLUMNS}",
-        now, lease_until, limit,
+        now,
+        lease_until,
+        limit,
     )
 
 

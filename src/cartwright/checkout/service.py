@@ -92,7 +92,10 @@ class Saga:
                 row["idempotency_owner"], row["idempotency_route"], row["idempotency_key"], ""
             )
         return cls(
-            row["id"], payment, NewOrder.from_json(row["snapshot"]), row["access_token"],
+            row["id"],
+            payment,
+            NewOrder.from_json(row["snapshot"]),
+            row["access_token"],
             claim,
         )
 
@@ -109,9 +112,13 @@ def _new_order(order_id: str, number: int, q: Quote) -> NewOrder:
         shipping_method=q.shipping_method,
         lines=[
             NewOrderLine(
-                sku=line.sku, variant_id=line.variant_id or "", title=line.title,
-                quantity=line.quantity, unit_price=line.unit_price or 0,
-                subtotal=line.subtotal, tax=line.tax,
+                sku=line.sku,
+                variant_id=line.variant_id or "",
+                title=line.title,
+                quantity=line.quantity,
+                unit_price=line.unit_price or 0,
+                subtotal=line.subtotal,
+                tax=line.tax,
             )
             for line in q.lines
         ],
@@ -123,9 +130,7 @@ def _new_order(order_id: str, number: int, q: Quote) -> NewOrder:
     )
 
 
-async def checkout(
-    p: Platform, *, cart_id: str, token: str, claim: idempotency.Claim
-) -> Answer:
+async def checkout(p: Platform, *, cart_id: str, token: str, claim: idempotency.Claim) -> Answer:
     started = time.perf_counter()
     try:
         answer = await _checkout(p, cart_id=cart_id, token=token, claim=claim)
@@ -149,9 +154,7 @@ def _outcome(answer: Answer) -> str:
 CHECKOUT_ATTEMPTS = 3  # when the cart changes between being read and being frozen
 
 
-async def _checkout(
-    p: Platform, *, cart_id: str, token: str, claim: idempotency.Claim
-) -> Answer:
+async def _checkout(p: Platform, *, cart_id: str, token: str, claim: idempotency.Claim) -> Answer:
     settings = p.settings
     checkout_id, order_id, payment_id = ids.new_id("chk"), ids.new_id("ord"), ids.new_id("pay")
     access_token = ids.new_secret_id("otok", 32)
@@ -169,8 +172,15 @@ async def _checkout(
             if refused is None:
                 order = _new_order(order_id, number, view.quote)
                 payment, writes = _commit_one_writes(
-                    settings, view, order, claim, checkout_id=checkout_id,
-                    payment_id=payment_id, provider=provider, token=token, capture=capture,
+                    settings,
+                    view,
+                    order,
+                    claim,
+                    checkout_id=checkout_id,
+                    payment_id=payment_id,
+                    provider=provider,
+                    token=token,
+                    capture=capture,
                     access_token=access_token,
                 )
                 try:
@@ -180,11 +190,11 @@ async def _checkout(
                     pass
         if refused is not None:
             return await _refuse(p, claim, refused)
-        refused = await _why_refused(p, claim, view)
-        if isinstance(refused, Answer):
-            return refused
-        if refused is not None:
-            return await _refuse(p, claim, refused)
+        why = await _why_refused(p, claim, view)
+        if isinstance(why, Answer):
+            return why
+        if why is not None:
+            return await _refuse(p, claim, why)
         # The cart changed between read and freeze: read it again.
     else:
         raise CartChanging("The cart keeps changing; try again.")
@@ -211,15 +221,27 @@ async def _checkout(
 
 
 def _commit_one_writes(
-    settings: Settings, view: cart.CheckoutView, order: NewOrder, claim: idempotency.Claim,
-    *, checkout_id: str, payment_id: str, provider: str, token: str, capture: bool,
+    settings: Settings,
+    view: cart.CheckoutView,
+    order: NewOrder,
+    claim: idempotency.Claim,
+    *,
+    checkout_id: str,
+    payment_id: str,
+    provider: str,
+    token: str,
+    capture: bool,
     access_token: str,
 ) -> tuple[Payment, list[Stmt]]:
     """Commit 1 as one atomic batch. Its guards (the key is new, the cart is as read, each
     SKU has the units) fail, and nothing applies, if any of it cannot be done."""
     payment, insert_payment = payments.new_payment(
-        payment_id=payment_id, order_id=order.order_id, provider=provider,
-        amount=order.total, currency=order.currency, token=token,
+        payment_id=payment_id,
+        order_id=order.order_id,
+        provider=provider,
+        amount=order.total,
+        currency=order.currency,
+        token=token,
         capture_method="automatic" if capture else "manual",
     )
     now = clock.utcnow()
@@ -232,10 +254,18 @@ def _commit_one_writes(
         insert_payment,
         repository.insert_checkout_stmt(
             (
-                checkout_id, order.cart_id, order.order_id, payment_id,
-                CheckoutStatus.PROCESSING, order.to_json(), access_token, claim.owner,
-                claim.route, claim.key,
-                now + timedelta(seconds=settings.payment_recovery_after_s), now,
+                checkout_id,
+                order.cart_id,
+                order.order_id,
+                payment_id,
+                CheckoutStatus.PROCESSING,
+                order.to_json(),
+                access_token,
+                claim.owner,
+                claim.route,
+                claim.key,
+                now + timedelta(seconds=settings.payment_recovery_after_s),
+                now,
             )
         ),
     ]
@@ -249,7 +279,9 @@ async def _refuse(p: Platform, claim: idempotency.Claim, error: AppError) -> Ans
         if stored is not None:
             return Answer(stored.status, stored.body, replayed=True)
         if error.replayable:
-            await idempotency.store_outcome(conn, claim, error.status, orjson.dumps(error.problem()))
+            await idempotency.store_outcome(
+                conn, claim, error.status, orjson.dumps(error.problem())
+            )
     raise error
 
 
@@ -301,9 +333,7 @@ class _Unresolved(Exception):
     """The payment is still awaited; this transaction must roll back."""
 
 
-async def _finish(
-    p: Platform, saga: Saga, result: ProviderResult
-) -> Answer | None:
+async def _finish(p: Platform, saga: Saga, result: ProviderResult) -> Answer | None:
     """Commit 2 of the saga, from `processing`. None when another process finished the
     checkout first: then nothing of this attempt is applied."""
     change = payments.plan_result(saga.payment, result)
@@ -320,15 +350,16 @@ def _guard(saga: Saga, target: CheckoutStatus, settings: Settings, result: Provi
     now = clock.utcnow()
     return guarded(
         repository.move_stmt(
-            saga.checkout_id, from_status=CheckoutStatus.PROCESSING, to_status=target,
-            next_check_at=now + _next_look(settings, result), now=now,
+            saga.checkout_id,
+            from_status=CheckoutStatus.PROCESSING,
+            to_status=target,
+            next_check_at=now + _next_look(settings, result),
+            now=now,
         )
     )
 
 
-async def _place(
-    p: Platform, saga: Saga, change: PaymentChange, result: ProviderResult
-) -> Answer:
+async def _place(p: Platform, saga: Saga, change: PaymentChange, result: ProviderResult) -> Answer:
     """Paid, pending or awaiting 3-D Secure: the order is placed. One atomic batch: the
     checkout, payment and cart moves are guards, so if another process finished this
     checkout first, nothing here is applied (`GuardFailed`)."""
@@ -336,8 +367,10 @@ async def _place(
     succeeded = change.status in SUCCEEDED
     target = CheckoutStatus.PLACED if succeeded else CheckoutStatus.AWAITING_PAYMENT
     view, order_events, order_writes = orders.plan_placement(
-        order, payment_status=ORDER_PAYMENT_STATUS[change.status],
-        amount_captured=change.payment.amount_captured, next_action=result.next_action,
+        order,
+        payment_status=ORDER_PAYMENT_STATUS[change.status],
+        amount_captured=change.payment.amount_captured,
+        next_action=result.next_action,
         access_token_hash=orders.hash_token(saga.access_token),
     )
     view["access_token"] = saga.access_token
@@ -362,7 +395,9 @@ async def _fail(
     """Declined, or the provider was unreachable: no order; the stock goes back and the
     cart can be paid again."""
     order = saga.order
-    await conn.batch([_guard(saga, CheckoutStatus.FAILED, settings, result), guarded(change.statement)])
+    await conn.batch(
+        [_guard(saga, CheckoutStatus.FAILED, settings, result), guarded(change.statement)]
+    )
     await inventory.release(conn, order.order_id)
     await cart.reopen(conn, order.cart_id)
     error = _failure(result)
@@ -386,13 +421,17 @@ async def _resolve(
     succeeded = change.status in SUCCEEDED
     now = clock.utcnow()
     guard = repository.move_stmt(
-        saga.checkout_id, from_status=CheckoutStatus.AWAITING_PAYMENT,
+        saga.checkout_id,
+        from_status=CheckoutStatus.AWAITING_PAYMENT,
         to_status=CheckoutStatus.PLACED if succeeded else CheckoutStatus.CANCELED,
-        next_check_at=now, now=now,
+        next_check_at=now,
+        now=now,
     )
     await conn.batch([guarded(guard), guarded(change.statement)])
     moved = await orders.record_payment_outcome(
-        conn, order_id, from_statuses=("pending", "requires_action"),
+        conn,
+        order_id,
+        from_statuses=("pending", "requires_action"),
         payment_status=ORDER_PAYMENT_STATUS[change.status],
         amount_captured=change.payment.amount_captured,
     )

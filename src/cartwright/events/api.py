@@ -23,7 +23,10 @@ async def list_events(
     aggregate_id = request.query_params.get("aggregate_id") or None
     async with platform(request).db.connection() as conn:
         body = await service.list_events(
-            conn, limit=paging.limit, starting_after=paging.starting_after,
-            event_type=event_type, aggregate_id=aggregate_id,
+            conn,
+            limit=paging.limit,
+            starting_after=paging.starting_after,
+            event_type=event_type,
+            aggregate_id=aggregate_id,
         )
     return json_response(body)

@@ -25,7 +25,8 @@ async def seq_of(conn: Conn, event_id: str) -> int | None:
 async def list_events(
     conn: Conn, *, after_seq: int, event_type: str | None, aggregate_id: str | None, limit: int
 ) -> list[Row]:
-    clauses, args = ["seq > $1"], [after_seq]
+    clauses: list[str] = ["seq > $1"]
+    args: list[object] = [after_seq]
     if event_type is not None:
         args.append(event_type)
         clauses.append(f"type = ${len(args)}")

@@ -30,7 +30,10 @@ def record_stmt(events: Sequence[Event]) -> Stmt:
     """Writing `events` to the outbox, to run in the transaction of the change they report."""
     now = clock.utcnow()
     return repository.insert_events_stmt(
-        [(ids.new_id("evt"), e.type, e.aggregate_id, orjson.dumps(e.data).decode(), now) for e in events]
+        [
+            (ids.new_id("evt"), e.type, e.aggregate_id, orjson.dumps(e.data).decode(), now)
+            for e in events
+        ]
     )
 
 
@@ -40,7 +43,11 @@ async def record(conn: Conn, events: Sequence[Event]) -> None:
 
 
 async def list_events(
-    conn: Conn, *, limit: int, starting_after: str | None, event_type: str | None,
+    conn: Conn,
+    *,
+    limit: int,
+    starting_after: str | None,
+    event_type: str | None,
     aggregate_id: str | None = None,
 ) -> dict[str, Any]:
     after_seq = 0
@@ -50,7 +57,10 @@ async def list_events(
             raise ValidationFailed.field("starting_after", f"no event {starting_after}")
         after_seq = seq
     rows = await repository.list_events(
-        conn, after_seq=after_seq, event_type=event_type, aggregate_id=aggregate_id,
+        conn,
+        after_seq=after_seq,
+        event_type=event_type,
+        aggregate_id=aggregate_id,
         limit=limit + 1,
     )
     return {

@@ -12,19 +12,25 @@ async def insert_claim(
         "INSERT INTO idempotency_keys (owner, route, key, request_hash, status, created_at)"
         " VALUES ($1, $2, $3, $4, 'in_progress', $5)"
         " ON CONFLICT (owner, route, key) DO NOTHING RETURNING 1",
-        owner, route, key, request_hash, now,
+        owner,
+        route,
+        key,
+        request_hash,
+        now,
     )
     return inserted is not None
 
 
-def insert_claim_stmt(
-    owner: str, route: str, key: str, request_hash: str, now: datetime
-) -> Stmt:
+def insert_claim_stmt(owner: str, route: str, key: str, request_hash: str, now: datetime) -> Stmt:
     return stmt(
         "INSERT INTO idempotency_keys (owner, route, key, request_hash, status, created_at)"
         " VALUES ($1, $2, $3, $4, 'in_progress', $5)"
         " ON CONFLICT (owner, route, key) DO NOTHING",
-        owner, route, key, request_hash, now,
+        owner,
+        route,
+        key,
+        request_hash,
+        now,
     )
 
 
@@ -34,7 +40,10 @@ async def delete_expired_key(
     await conn.execute(
         "DELETE FROM idempotency_keys WHERE owner = $1 AND route = $2 AND key = $3"
         " AND created_at < $4",
-        owner, route, key, expired_before,
+        owner,
+        route,
+        key,
+        expired_before,
     )
 
 
@@ -42,12 +51,19 @@ async def get(conn: Conn, owner: str, route: str, key: str) -> Row | None:
     return await conn.fetchrow(
         "SELECT request_hash, status, response_status, response_body, created_at"
         " FROM idempotency_keys WHERE owner = $1 AND route = $2 AND key = $3",
-        owner, route, key,
+        owner,
+        route,
+        key,
     )
 
 
 async def restart_expired(
-    conn: Conn, owner: str, route: str, key: str, request_hash: str, now: datetime,
+    conn: Conn,
+    owner: str,
+    route: str,
+    key: str,
+    request_hash: str,
+    now: datetime,
     expired_before: datetime,
 ) -> bool:
     """Take over a key whose 24 hours are over, as if it were new."""
@@ -55,23 +71,37 @@ async def restart_expired(
         "UPDATE idempotency_keys SET request_hash = $4, status = 'in_progress',"
         " response_status = NULL, response_body = NULL, created_at = $5, completed_at = NULL"
         " WHERE owner = $1 AND route = $2 AND key = $3 AND created_at < $6 RETURNING 1",
-        owner, route, key, request_hash, now, expired_before,
+        owner,
+        route,
+        key,
+        request_hash,
+        now,
+        expired_before,
     )
     return restarted is not None
 
 
-def complete_stmt(
-    owner: str, route: str, key: str, status: int, body: str, now: datetime
-) -> Stmt:
+def complete_stmt(owner: str, route: str, key: str, status: int, body: str, now: datetime) -> Stmt:
     return stmt(
         "UPDATE idempotency_keys SET status = 'done', response_status = $4,"
         " response_body = $5, completed_at = $6 WHERE owner = $1 AND route = $2 AND key = $3",
-        owner, route, key, status, body, now,
+        owner,
+        route,
+        key,
+        status,
+        body,
+        now,
     )
 
 
 async def insert_completed(
-    conn: Conn, owner: str, route: str, key: str, request_hash: str, status: int, body: str,
+    conn: Conn,
+    owner: str,
+    route: str,
+    key: str,
+    request_hash: str,
+    status: int,
+    body: str,
     now: datetime,
 ) -> None:
     await conn.execute(
@@ -79,7 +109,13 @@ async def insert_completed(
         " response_status, response_body, created_at, completed_at)"
         " VALUES ($1, $2, $3, $4, 'done', $5, $6, $7, $7)"
         " ON CONFLICT (owner, route, key) DO NOTHING",
-        owner, route, key, request_hash, status, body, now,
+        owner,
+        route,
+        key,
+        request_hash,
+        status,
+        body,
+        now,
     )
 
 
@@ -87,7 +123,9 @@ async def delete_claim(conn: Conn, owner: str, route: str, key: str) -> None:
     await conn.execute(
         "DELETE FROM idempotency_keys WHERE owner = $1 AND route = $2 AND key = $3"
         " AND status = 'in_progress'",
-        owner, route, key,
+        owner,
+        route,
+        key,
     )
 
 

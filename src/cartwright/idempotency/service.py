@@ -109,9 +109,7 @@ async def lookup(conn: Conn, c: Claim) -> StoredResponse | None:
 
 def complete_stmt(c: Claim, status: int, body: bytes) -> Stmt:
     """Storing the response, to run in the transaction of the effects it describes."""
-    return repository.complete_stmt(
-        c.owner, c.route, c.key, status, body.decode(), clock.utcnow()
-    )
+    return repository.complete_stmt(c.owner, c.route, c.key, status, body.decode(), clock.utcnow())
 
 
 async def complete(conn: Conn, c: Claim, status: int, body: bytes) -> None:

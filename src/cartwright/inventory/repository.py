@@ -14,7 +14,10 @@ async def upsert_on_hand(
         " VALUES ($1, $2, $3, 0, $4)"
         " ON CONFLICT (warehouse_id, sku) DO UPDATE SET on_hand = excluded.on_hand,"
         " updated_at = excluded.updated_at RETURNING sku, on_hand, reserved",
-        warehouse_id, sku, on_hand, now,
+        warehouse_id,
+        sku,
+        on_hand,
+        now,
     )
     assert row is not None
     return row
@@ -23,7 +26,8 @@ async def upsert_on_hand(
 async def get_level(conn: Conn, warehouse_id: str, sku: str) -> Row | None:
     return await conn.fetchrow(
         "SELECT sku, on_hand, reserved FROM stock_levels WHERE warehouse_id = $1 AND sku = $2",
-        warehouse_id, sku,
+        warehouse_id,
+        sku,
     )
 
 
@@ -34,13 +38,14 @@ async def delete_reservations(conn: Conn, reference: str) -> list[Row]:
     )
 
 
-async def give_back(
-    conn: Conn, warehouse_id: str, sku: str, quantity: int, now: datetime
-) -> None:
+async def give_back(conn: Conn, warehouse_id: str, sku: str, quantity: int, now: datetime) -> None:
     await conn.execute(
         "UPDATE stock_levels SET reserved = reserved - $3, updated_at = $4"
         " WHERE warehouse_id = $1 AND sku = $2",
-        warehouse_id, sku, quantity, now,
+        warehouse_id,
+        sku,
+        quantity,
+        now,
     )
 
 
@@ -50,7 +55,10 @@ def take_stmt(warehouse_id: str, sku: str, quantity: int, now: datetime) -> Stmt
     return stmt(
         "UPDATE stock_levels SET reserved = reserved + $3, updated_at = $4"
         " WHERE warehouse_id = $1 AND sku = $2 AND on_hand - reserved >= $3",
-        warehouse_id, sku, quantity, now,
+        warehouse_id,
+        sku,
+        quantity,
+        now,
     )
 
 

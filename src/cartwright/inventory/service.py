@@ -65,10 +65,7 @@ def reservation_writes(reference: str, items: Sequence[Item]) -> list[Stmt]:
     ]
     writes.append(
         repository.insert_reservations_stmt(
-            [
-                (reference, DEFAULT_WAREHOUSE, i.sku, i.quantity, now)
-                for i in merged
-            ]
+            [(reference, DEFAULT_WAREHOUSE, i.sku, i.quantity, now) for i in merged]
         )
     )
     return writes

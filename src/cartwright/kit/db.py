@@ -172,10 +172,13 @@ class PgConn:
         assert row is not None
         return [None if v is None else int(v) for v in row.values()]
 
-
     async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int | None]:
         # One statement is its own transaction (for a single plain write, too).
         return await self.batch(statements)
+
+
+def _renumbered(sql: str, offset: int) -> str:
+    return _PARAM.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
 
 
 @lru_cache(maxsize=256)
@@ -186,7 +189,7 @@ def _combined(shape: tuple[tuple[str, int, bool, bool], ...]) -> str:
     One round trip, one parse, one implicit transaction."""
     parts, columns, offset = [], [], 0
     for i, (sql, arg_count, guard, value) in enumerate(shape):
-        renumbered = _PARAM.sub(lambda m, o=offset: f"${int(m.group(1)) + o}", sql)
+        renumbered = _renumbered(sql, offset)
         offset += arg_count
         if value:
             parts.append(f"w{i} AS ({renumbered})")
@@ -232,7 +235,7 @@ class SqliteConn:
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         try:
             async with self._c.execute(_to_sqlite(sql), args) as cursor:
-                return list(await cursor.fetchall())
+                return list(await cursor.fetchall())  # type: ignore[arg-type]  # sqlite3.Row
         except sqlite3.IntegrityError as exc:
             raise _integrity(exc) from exc
 
@@ -296,9 +299,7 @@ def _integrity(exc: sqlite3.IntegrityError) -> Exception:
 class Database:
     """Owns the connections of one process. `transaction()` is the unit of work."""
 
-    def __init__(
-        self, url: str, *, pool_size: int = 10, durable_commits: bool = True
-    ) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, durable_commits: bool = True) -> None:
         self.url = url
         self.dialect = dialect_of(url)
         self._pool_size = pool_size
@@ -393,7 +394,7 @@ class Database:
         try:
             async with self.connection() as conn:
                 return bool(await conn.fetchval("SELECT 1") == 1)
-        except (OSError, asyncpg.PostgresError, sqlite3.Error, asyncio.TimeoutError):
+        except (TimeoutError, OSError, asyncpg.PostgresError, sqlite3.Error):
             return False
 
 

@@ -8,8 +8,22 @@ from typing import Any
 
 # Currencies the platform accepts, with their minor-unit exponent (ISO 4217).
 CURRENCY_EXPONENTS: dict[str, int] = {
-    "EUR": 2, "USD": 2, "GBP": 2, "CHF": 2, "SEK": 2, "NOK": 2, "DKK": 2, "PLN": 2,
-    "CZK": 2, "CAD": 2, "AUD": 2, "NZD": 2, "JPY": 0, "KRW": 0, "HUF": 2, "BHD": 3,
+    "EUR": 2,
+    "USD": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "PLN": 2,
+    "CZK": 2,
+    "CAD": 2,
+    "AUD": 2,
+    "NZD": 2,
+    "JPY": 0,
+    "KRW": 0,
+    "HUF": 2,
+    "BHD": 3,
 }
 
 

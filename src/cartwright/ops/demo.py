@@ -16,10 +16,24 @@ PRODUCTS: list[dict[str, Any]] = [
         "title": "Canvas Tote Bag",
         "description": "Heavy cotton canvas, reinforced handles.",
         "variants": [
-            {"sku": "TOTE-NATURAL", "title": "Natural", "weight_grams": 400,
-             "prices": [{"amount": 2500, "currency": "EUR"}, {"amount": 2700, "currency": "USD"}]},
-            {"sku": "TOTE-BLACK", "title": "Black", "weight_grams": 400,
-             "prices": [{"amount": 2500, "currency": "EUR"}, {"amount": 2700, "currency": "USD"}]},
+            {
+                "sku": "TOTE-NATURAL",
+                "title": "Natural",
+                "weight_grams": 400,
+                "prices": [
+                    {"amount": 2500, "currency": "EUR"},
+                    {"amount": 2700, "currency": "USD"},
+                ],
+            },
+            {
+                "sku": "TOTE-BLACK",
+                "title": "Black",
+                "weight_grams": 400,
+                "prices": [
+                    {"amount": 2500, "currency": "EUR"},
+                    {"amount": 2700, "currency": "USD"},
+                ],
+            },
         ],
         "stock": {"TOTE-NATURAL": 50, "TOTE-BLACK": 5},
     },
@@ -27,8 +41,15 @@ PRODUCTS: list[dict[str, Any]] = [
         "title": "Enamel Mug",
         "description": "350 ml, dishwasher safe.",
         "variants": [
-            {"sku": "MUG-WHITE", "title": "White", "weight_grams": 300,
-             "prices": [{"amount": 1490, "currency": "EUR"}, {"amount": 1590, "currency": "USD"}]},
+            {
+                "sku": "MUG-WHITE",
+                "title": "White",
+                "weight_grams": 300,
+                "prices": [
+                    {"amount": 1490, "currency": "EUR"},
+                    {"amount": 1590, "currency": "USD"},
+                ],
+            },
         ],
         "stock": {"MUG-WHITE": 100},
     },
@@ -36,10 +57,24 @@ PRODUCTS: list[dict[str, Any]] = [
         "title": "Merino Beanie",
         "description": "Fine merino wool, one size.",
         "variants": [
-            {"sku": "BEANIE-GREY", "title": "Grey", "weight_grams": 90,
-             "prices": [{"amount": 3200, "currency": "EUR"}, {"amount": 3500, "currency": "USD"}]},
-            {"sku": "BEANIE-RUST", "title": "Rust", "weight_grams": 90,
-             "prices": [{"amount": 3200, "currency": "EUR"}, {"amount": 3500, "currency": "USD"}]},
+            {
+                "sku": "BEANIE-GREY",
+                "title": "Grey",
+                "weight_grams": 90,
+                "prices": [
+                    {"amount": 3200, "currency": "EUR"},
+                    {"amount": 3500, "currency": "USD"},
+                ],
+            },
+            {
+                "sku": "BEANIE-RUST",
+                "title": "Rust",
+                "weight_grams": 90,
+                "prices": [
+                    {"amount": 3200, "currency": "EUR"},
+                    {"amount": 3500, "currency": "USD"},
+                ],
+            },
         ],
         "stock": {"BEANIE-GREY": 20, "BEANIE-RUST": 1},
     },

@@ -7,6 +7,7 @@ Any number may run at once: each job takes its rows with a lease or a guarded up
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -49,7 +50,5 @@ async def run_forever(p: Platform, stop: asyncio.Event | None = None) -> None:
     while not stop.is_set():
         await run_once(p, tick)
         tick += 1
-        try:
+        with contextlib.suppress(TimeoutError):  # the poll interval passed: look again
             await asyncio.wait_for(stop.wait(), timeout=p.settings.worker_poll_interval_s)
-        except TimeoutError:
-            pass

@@ -21,7 +21,9 @@ async def require_order_access(request: Request, order_id: str, principal: Princ
         return
     async with platform(request).db.connection() as conn:
         await service.get_order(
-            conn, order_id, access_token=request.headers.get(ORDER_TOKEN_HEADER),
+            conn,
+            order_id,
+            access_token=request.headers.get(ORDER_TOKEN_HEADER),
             require_token=True,
         )
 
@@ -46,7 +48,9 @@ async def get_order(
     if principal.is_publishable:
         async with platform(request).db.connection() as conn:
             body = await service.get_order(
-                conn, order_id, access_token=request.headers.get(ORDER_TOKEN_HEADER),
+                conn,
+                order_id,
+                access_token=request.headers.get(ORDER_TOKEN_HEADER),
                 require_token=True,
             )
         return json_response(body)

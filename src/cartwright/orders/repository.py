@@ -70,18 +70,32 @@ async def list_orders(conn: Conn, *, limit: int, starting_after: str | None) -> 
     return await conn.fetch(
         f"SELECT {ORDER_COLUMNS} FROM orders WHERE number < "
         "(SELECT number FROM orders WHERE id = $1) ORDER BY number DESC LIMIT $2",
-        starting_after, limit,
+        starting_after,
+        limit,
     )
 
 
 async def set_payment_state(
-    conn: Conn, order_id: str, *, from_statuses: Sequence[str], payment_status: str,
-    status: str, amount_captured: int | None, next_action: str | None, now: datetime,
+    conn: Conn,
+    order_id: str,
+    *,
+    from_statuses: Sequence[str],
+    payment_status: str,
+    status: str,
+    amount_captured: int | None,
+    next_action: str | None,
+    now: datetime,
 ) -> Row | None:
     marks = ", ".join(f"${i}" for i in range(7, 7 + len(from_statuses)))
     return await conn.fetchrow(
         "UPDATE orders SET payment_status = $2, status = $3,"
         " amount_captured = COALESCE($4, amount_captured), next_action = $5, updated_at = $6"
         f" WHERE id = $1 AND payment_status IN ({marks}) RETURNING {ORDER_COLUMNS}",
-        order_id, payment_status, status, amount_captured, next_action, now, *from_statuses,
+        order_id,
+        payment_status,
+        status,
+        amount_captured,
+        next_action,
+        now,
+        *from_statuses,
     )

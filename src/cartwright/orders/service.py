@@ -128,8 +128,15 @@ def _line_rows(order: NewOrder) -> list[tuple[object, ...]]:
     return [
         (
             f"{order.order_id.replace('ord_', 'oli_', 1)}_{position}",
-            order.order_id, position, line.sku, line.variant_id, line.title, line.quantity,
-            line.unit_price, line.subtotal, line.tax,
+            order.order_id,
+            position,
+            line.sku,
+            line.variant_id,
+            line.title,
+            line.quantity,
+            line.unit_price,
+            line.subtotal,
+            line.tax,
         )
         for position, line in enumerate(order.lines)
     ]
@@ -138,8 +145,14 @@ def _line_rows(order: NewOrder) -> list[tuple[object, ...]]:
 def _line_views(order: NewOrder) -> list[dict[str, Any]]:
     return [
         {
-            "id": row[0], "sku": row[3], "variant_id": row[4], "title": row[5],
-            "quantity": row[6], "unit_price": row[7], "subtotal": row[8], "tax": row[9],
+            "id": row[0],
+            "sku": row[3],
+            "variant_id": row[4],
+            "title": row[5],
+            "quantity": row[6],
+            "unit_price": row[7],
+            "subtotal": row[8],
+            "tax": row[9],
             "quantity_fulfilled": 0,
         }
         for row in _line_rows(order)
@@ -172,21 +185,38 @@ class OrderNumbers:
 
 
 def plan_placement(
-    order: NewOrder, *, payment_status: str, amount_captured: int,
-    next_action: dict[str, Any] | None, access_token_hash: str,
+    order: NewOrder,
+    *,
+    payment_status: str,
+    amount_captured: int,
+    next_action: dict[str, Any] | None,
+    access_token_hash: str,
 ) -> tuple[dict[str, Any], list[Event], list[Stmt]]:
     """The order as it will read, its events, and the writes that place it (for the
     caller's batch). `order.placed` when it is paid for, else `order.created` (the payment
     is still pending or needs the shopper)."""
     now = clock.utcnow()
     values = (
-        order.number, order.order_id, order.cart_id, OrderStatus.OPEN, payment_status,
-        "unfulfilled", order.currency, order.email,
+        order.number,
+        order.order_id,
+        order.cart_id,
+        OrderStatus.OPEN,
+        payment_status,
+        "unfulfilled",
+        order.currency,
+        order.email,
         orjson.dumps(order.shipping_address).decode() if order.shipping_address else None,
         orjson.dumps(order.billing_address).decode() if order.billing_address else None,
-        order.shipping_method, order.subtotal, order.discount, order.shipping, order.tax,
-        order.total, amount_captured,
-        orjson.dumps(next_action).decode() if next_action else None, access_token_hash, now,
+        order.shipping_method,
+        order.subtotal,
+        order.discount,
+        order.shipping,
+        order.tax,
+        order.total,
+        amount_captured,
+        orjson.dumps(next_action).decode() if next_action else None,
+        access_token_hash,
+        now,
     )
     row = dict(zip(_ORDER_FIELDS, values, strict=True))
     row.update(updated_at=now, amount_refunded=0)
@@ -199,22 +229,46 @@ def plan_placement(
 
 
 _ORDER_FIELDS = (
-    "number", "id", "cart_id", "status", "payment_status", "fulfillment_status", "currency",
-    "email", "shipping_address", "billing_address", "shipping_method", "subtotal",
-    "discount", "shipping", "tax", "total", "amount_captured", "next_action",
-    "access_token_hash", "created_at",
+    "number",
+    "id",
+    "cart_id",
+    "status",
+    "payment_status",
+    "fulfillment_status",
+    "currency",
+    "email",
+    "shipping_address",
+    "billing_address",
+    "shipping_method",
+    "subtotal",
+    "discount",
+    "shipping",
+    "tax",
+    "total",
+    "amount_captured",
+    "next_action",
+    "access_token_hash",
+    "created_at",
 )
 
 
 async def record_payment_outcome(
-    conn: Conn, order_id: str, *, from_statuses: Sequence[str], payment_status: str,
-    amount_captured: int | None, next_action: dict[str, Any] | None = None,
+    conn: Conn,
+    order_id: str,
+    *,
+    from_statuses: Sequence[str],
+    payment_status: str,
+    amount_captured: int | None,
+    next_action: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[Event]] | None:
     """Move an awaiting order on after its payment resolved: paid → `order.placed`;
     failed → canceled (`order.canceled`; the caller releases its stock)."""
     failed = payment_status in ("failed", "voided")
     row = await repository.set_payment_state(
-        conn, order_id, from_statuses=from_statuses, payment_status=payment_status,
+        conn,
+        order_id,
+        from_statuses=from_statuses,
+        payment_status=payment_status,
         status=OrderStatus.CANCELED if failed else OrderStatus.OPEN,
         amount_captured=amount_captured,
         next_action=orjson.dumps(next_action).decode() if next_action else None,
@@ -230,8 +284,9 @@ async def record_payment_outcome(
     return view, []
 
 
-async def get_order(conn: Conn, order_id: str, *, access_token: str | None = None,
-                    require_token: bool = False) -> dict[str, Any]:
+async def get_order(
+    conn: Conn, order_id: str, *, access_token: str | None = None, require_token: bool = False
+) -> dict[str, Any]:
     """The order; with `require_token`, only for the holder of its access token (a
     publishable key), and a wrong or missing token looks exactly like a missing order."""
     row = await repository.get_order(conn, order_id)

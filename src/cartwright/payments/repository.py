@@ -13,22 +13,46 @@ PAYMENT_COLUMNS = (
 
 
 def insert_payment_stmt(
-    *, payment_id: str, order_id: str, provider: str, status: str, currency: str,
-    amount: int, capture_method: str, token: str, now: datetime,
+    *,
+    payment_id: str,
+    order_id: str,
+    provider: str,
+    status: str,
+    currency: str,
+    amount: int,
+    capture_method: str,
+    token: str,
+    now: datetime,
 ) -> Stmt:
     return stmt(
         "INSERT INTO payments (id, order_id, provider, status, currency, amount,"
         " capture_method, token, created_at, updated_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-        payment_id, order_id, provider, status, currency, amount, capture_method, token, now,
+        payment_id,
+        order_id,
+        provider,
+        status,
+        currency,
+        amount,
+        capture_method,
+        token,
+        now,
     )
 
 
 def move_stmt(
-    payment_id: str, *, sources: Sequence[str], target: str,
-    reference: str | None, amount_authorized: int | None, amount_captured: int | None,
-    failure_code: str | None, failure_message: str | None, next_action: str | None,
-    unknown_since: datetime | None, now: datetime,
+    payment_id: str,
+    *,
+    sources: Sequence[str],
+    target: str,
+    reference: str | None,
+    amount_authorized: int | None,
+    amount_captured: int | None,
+    failure_code: str | None,
+    failure_message: str | None,
+    next_action: str | None,
+    unknown_since: datetime | None,
+    now: datetime,
 ) -> Stmt:
     """Move the payment to `target` only from one of `sources` (the state machine's guard):
     its row count is 0 when the payment is not in one of them."""
@@ -38,8 +62,17 @@ def move_stmt(
         " amount_captured = COALESCE($5, amount_captured), failure_code = $6,"
         " failure_message = $7, next_action = $8, unknown_since = $9, updated_at = $10"
         f" WHERE id = $1 AND status IN ({placeholders(11, len(sources))})",
-        payment_id, target, reference, amount_authorized, amount_captured, failure_code,
-        failure_message, next_action, unknown_since, now, *sources,
+        payment_id,
+        target,
+        reference,
+        amount_authorized,
+        amount_captured,
+        failure_code,
+        failure_message,
+        next_action,
+        unknown_since,
+        now,
+        *sources,
     )
 
 

@@ -59,12 +59,19 @@ class Payment:
     def from_row(cls, row: Row) -> Payment:
         next_action = row["next_action"]
         return cls(
-            id=row["id"], order_id=row["order_id"], provider=row["provider"],
-            status=PaymentStatus(row["status"]), currency=row["currency"], amount=row["amount"],
-            amount_captured=row["amount_captured"], amount_refunded=row["amount_refunded"],
-            capture_method=row["capture_method"], failure_code=row["failure_code"],
+            id=row["id"],
+            order_id=row["order_id"],
+            provider=row["provider"],
+            status=PaymentStatus(row["status"]),
+            currency=row["currency"],
+            amount=row["amount"],
+            amount_captured=row["amount_captured"],
+            amount_refunded=row["amount_refunded"],
+            capture_method=row["capture_method"],
+            failure_code=row["failure_code"],
             next_action=orjson.loads(next_action) if isinstance(next_action, str) else next_action,
-            created_at=row["created_at"], updated_at=row["updated_at"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
         )
 
     def present(self) -> dict[str, Any]:
@@ -131,21 +138,42 @@ _EVENTS: dict[PaymentStatus, tuple[str, ...]] = {
 
 
 def new_payment(
-    *, payment_id: str, order_id: str, provider: str, amount: int, currency: str,
-    token: str, capture_method: str,
+    *,
+    payment_id: str,
+    order_id: str,
+    provider: str,
+    amount: int,
+    currency: str,
+    token: str,
+    capture_method: str,
 ) -> tuple[Payment, Stmt]:
     """The payment recorded before the provider is asked (`processing`), and its insert."""
     now = clock.utcnow()
     payment = Payment(
-        id=payment_id, order_id=order_id, provider=provider, status=PaymentStatus.PROCESSING,
-        currency=currency, amount=amount, amount_captured=0, amount_refunded=0,
-        capture_method=capture_method, failure_code=None, next_action=None,
-        created_at=now, updated_at=now,
+        id=payment_id,
+        order_id=order_id,
+        provider=provider,
+        status=PaymentStatus.PROCESSING,
+        currency=currency,
+        amount=amount,
+        amount_captured=0,
+        amount_refunded=0,
+        capture_method=capture_method,
+        failure_code=None,
+        next_action=None,
+        created_at=now,
+        updated_at=now,
     )
     return payment, repository.insert_payment_stmt(
-        payment_id=payment_id, order_id=order_id, provider=provider,
-        status=PaymentStatus.PROCESSING, currency=currency, amount=amount,
-        capture_method=capture_method, token=token, now=now,
+        payment_id=payment_id,
+        order_id=order_id,
+        provider=provider,
+        status=PaymentStatus.PROCESSING,
+        currency=currency,
+        amount=amount,
+        capture_method=capture_method,
+        token=token,
+        now=now,
     )
 
 
@@ -155,23 +183,38 @@ def plan_result(payment: Payment, result: ProviderResult) -> PaymentChange:
     target = _status_for(result)
     now = clock.utcnow()
     succeeded = target in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED)
-    captured = result.amount_captured if target is PaymentStatus.CAPTURED else payment.amount_captured
+    captured = (
+        result.amount_captured if target is PaymentStatus.CAPTURED else payment.amount_captured
+    )
     failure_code = (
-        result.decline_code if target is PaymentStatus.DECLINED
-        else "provider_unreachable" if target is PaymentStatus.FAILED else None
+        result.decline_code
+        if target is PaymentStatus.DECLINED
+        else "provider_unreachable"
+        if target is PaymentStatus.FAILED
+        else None
     )
     statement = repository.move_stmt(
-        payment.id, sources=sources_of(target), target=target, reference=result.reference,
+        payment.id,
+        sources=sources_of(target),
+        target=target,
+        reference=result.reference,
         amount_authorized=payment.amount if succeeded else None,
         amount_captured=captured if target is PaymentStatus.CAPTURED else None,
         failure_code=failure_code,
-        failure_message=result.message if target in (PaymentStatus.DECLINED, PaymentStatus.FAILED) else None,
+        failure_message=result.message
+        if target in (PaymentStatus.DECLINED, PaymentStatus.FAILED)
+        else None,
         next_action=orjson.dumps(result.next_action).decode() if result.next_action else None,
-        unknown_since=now if target is PaymentStatus.UNKNOWN else None, now=now,
+        unknown_since=now if target is PaymentStatus.UNKNOWN else None,
+        now=now,
     )
     after = replace(
-        payment, status=target, amount_captured=captured, failure_code=failure_code,
-        next_action=result.next_action, updated_at=now,
+        payment,
+        status=target,
+        amount_captured=captured,
+        failure_code=failure_code,
+        next_action=result.next_action,
+        updated_at=now,
     )
     data = after.present()
     # Payments belong to their order: the order is the aggregate their events are filed under.

@@ -19,19 +19,28 @@ class PaymentStatus(StrEnum):
 TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     PaymentStatus.PROCESSING: frozenset(
         {
-            PaymentStatus.REQUIRES_ACTION, PaymentStatus.UNKNOWN, PaymentStatus.AUTHORIZED,
-            PaymentStatus.CAPTURED, PaymentStatus.DECLINED, PaymentStatus.FAILED,
+            PaymentStatus.REQUIRES_ACTION,
+            PaymentStatus.UNKNOWN,
+            PaymentStatus.AUTHORIZED,
+            PaymentStatus.CAPTURED,
+            PaymentStatus.DECLINED,
+            PaymentStatus.FAILED,
         }
     ),
     PaymentStatus.UNKNOWN: frozenset(
         {
-            PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED, PaymentStatus.DECLINED,
-            PaymentStatus.FAILED, PaymentStatus.REQUIRES_ACTION,
+            PaymentStatus.AUTHORIZED,
+            PaymentStatus.CAPTURED,
+            PaymentStatus.DECLINED,
+            PaymentStatus.FAILED,
+            PaymentStatus.REQUIRES_ACTION,
         }
     ),
     PaymentStatus.REQUIRES_ACTION: frozenset(
         {
-            PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED, PaymentStatus.DECLINED,
+            PaymentStatus.AUTHORIZED,
+            PaymentStatus.CAPTURED,
+            PaymentStatus.DECLINED,
             PaymentStatus.CANCELED,
         }
     ),

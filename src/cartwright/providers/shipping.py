@@ -19,7 +19,8 @@ class ShippingMethod:
     price_major: int
 
     def price(self, currency: str) -> int:
-        return self.price_major * 10 ** CURRENCY_EXPONENTS[currency]
+        exponent: int = CURRENCY_EXPONENTS[currency]
+        return int(self.price_major * 10**exponent)
 
 
 class ShippingRates(Protocol):

@@ -78,7 +78,9 @@ class SandboxProvider:
                 " currency, status, created_at) VALUES ($1, $2, '', 0, 'XXX', 'canceled', $3)"
                 " ON CONFLICT (idempotency_key) DO UPDATE SET status = 'canceled'"
                 " WHERE sandbox_psp_payments.status IN ('requires_action', 'authorized')",
-                idempotency_key, ids.new_id("sbx"), clock.utcnow(),
+                idempotency_key,
+                ids.new_id("sbx"),
+                clock.utcnow(),
             )
         return await self.retrieve(idempotency_key)
 
@@ -101,7 +103,13 @@ class SandboxProvider:
                 " currency, status, amount_captured, created_at)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING"
                 f" RETURNING {_COLUMNS}",
-                key, ids.new_id("sbx"), token, amount, currency, status, captured,
+                key,
+                ids.new_id("sbx"),
+                token,
+                amount,
+                currency,
+                status,
+                captured,
                 clock.utcnow(),
             )
             if row is None:

@@ -49,23 +49,24 @@ async def read_json(request: Request) -> Any:
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The body may be at most {MAX_BODY_BYTES} bytes.")
     if not raw.strip():
-        raise ValidationFailed("The request needs a JSON body.", errors=[
-            {"field": "", "message": "The body is empty; send a JSON object."}
-        ])
+        raise ValidationFailed(
+            "The request needs a JSON body.",
+            errors=[{"field": "", "message": "The body is empty; send a JSON object."}],
+        )
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise ValidationFailed("The body is not valid JSON.", errors=[
-            {"field": "", "message": "The body is not valid JSON."}
-        ]) from None
+        raise ValidationFailed(
+            "The body is not valid JSON.",
+            errors=[{"field": "", "message": "The body is not valid JSON."}],
+        ) from None
     if b"\\u0000" in raw:  # cheap pre-check; orjson rejects a raw NUL byte itself
         nul_fields = sorted(set(_fields_with_nul(data)))
         if nul_fields:
             raise ValidationFailed(
                 f"{nul_fields[0] or 'body'}: may not contain the NUL character",
                 errors=[
-                    {"field": f, "message": "may not contain the NUL character"}
-                    for f in nul_fields
+                    {"field": f, "message": "may not contain the NUL character"} for f in nul_fields
                 ],
             )
     return data

@@ -10,9 +10,7 @@ from starlette.responses import Response
 PROBLEM_JSON = "application/problem+json"
 
 
-def json_response(
-    body: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return raw_json_response(orjson.dumps(body), status, headers)
 
 

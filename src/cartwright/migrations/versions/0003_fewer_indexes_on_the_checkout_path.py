@@ -28,8 +28,11 @@ def upgrade() -> None:
     with op.batch_alter_table("checkouts") as batch:
         batch.drop_constraint("uq_checkouts_payment_id", type_="unique")
     op.create_index(
-        "ix_checkouts_unfinished_next_check_at", "checkouts", ["next_check_at"],
-        postgresql_where=UNFINISHED, sqlite_where=UNFINISHED,
+        "ix_checkouts_unfinished_next_check_at",
+        "checkouts",
+        ["next_check_at"],
+        postgresql_where=UNFINISHED,
+        sqlite_where=UNFINISHED,
     )
 
 
@@ -38,8 +41,6 @@ def downgrade() -> None:
     with op.batch_alter_table("checkouts") as batch:
         batch.create_unique_constraint("uq_checkouts_payment_id", ["payment_id"])
     op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
-    op.create_index(
-        "ix_checkouts_status_next_check_at", "checkouts", ["status", "next_check_at"]
-    )
+    op.create_index("ix_checkouts_status_next_check_at", "checkouts", ["status", "next_check_at"])
     op.create_index("ix_checkouts_cart_id", "checkouts", ["cart_id"])
     op.create_index("ix_payments_status_updated_at", "payments", ["status", "updated_at"])

@@ -16,8 +16,11 @@ class SandboxConnector:
     async def authorize(self, request: AuthorizeRequest) -> ProviderResult:
         try:
             body = await self._provider.authorize(
-                idempotency_key=request.payment_id, token=request.token, amount=request.amount,
-                currency=request.currency, capture=request.capture,
+                idempotency_key=request.payment_id,
+                token=request.token,
+                amount=request.amount,
+                currency=request.currency,
+                capture=request.capture,
             )
         except SandboxServerError as exc:
             raise RetryableProviderError(str(exc)) from exc

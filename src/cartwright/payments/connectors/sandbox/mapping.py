@@ -21,12 +21,16 @@ def to_result(body: dict[str, Any] | None) -> ProviderResult:
         case "declined":
             code = body.get("decline_code") or "card_declined"
             return ProviderResult(
-                ProviderStatus.DECLINED, reference, decline_code=code,
+                ProviderStatus.DECLINED,
+                reference,
+                decline_code=code,
                 message=f"The card was declined ({code}).",
             )
         case "canceled":
             return ProviderResult(
-                ProviderStatus.DECLINED, reference, decline_code="canceled",
+                ProviderStatus.DECLINED,
+                reference,
+                decline_code="canceled",
                 message="The payment was canceled at the provider.",
             )
         case "requires_action":
