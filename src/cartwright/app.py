@@ -25,6 +25,7 @@ from cartwright.catalog.api import router as catalog_router
 from cartwright.checkout.api import router as checkout_router
 from cartwright.events.api import router as events_router
 from cartwright.inventory.api import router as inventory_router
+from cartwright.kit.db import Deadlock
 from cartwright.kit.errors import (
     AppError,
     BadRequest,
@@ -51,12 +52,14 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.TooManyConnectionsError,
-    asyncpg.QueryCanceledError,
+    asyncpg.OperatorInterventionError,  # statement timeout, admin shutdown, ...
     asyncpg.CannotConnectNowError,
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
-    ConnectionError,
+    OSError,  # refused, reset, unresolvable host
+    TimeoutError,  # connecting took too long
     sqlite3.OperationalError,
+    Deadlock,
 )
 
 
@@ -106,7 +109,7 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("database unavailable", path=request.url.path, error=repr(exc))
-    return _problem(ServiceUnavailable("The database is unavailable; nothing was changed."))
+    return _problem(ServiceUnavailable("The database is unavailable; try again shortly."))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -31,7 +31,8 @@ async def get_cart(conn: Conn, cart_id: str) -> Row | None:
 
 
 async def touch_open_cart(conn: Conn, cart_id: str, now: datetime) -> Row | None:
-    """Lock an open cart for a change (its row lock orders it against checkout)."""
+    """Mark an open cart changed (a checkout that priced it before then finds it changed
+    and prices it again); None when it is not open."""
     return await conn.fetchrow(
         "UPDATE carts SET updated_at = $2 WHERE id = $1 AND status = 'open'"
         f" RETURNING {CART_COLUMNS}",

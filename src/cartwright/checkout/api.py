@@ -7,7 +7,7 @@ from cartwright.access.scopes import Scope
 from cartwright.access.service import Principal
 from cartwright.checkout import service
 from cartwright.checkout.schemas import CheckoutIn
-from cartwright.orders.api import require_order_access
+from cartwright.orders import service as orders
 from cartwright.web.body import body_doc, json_body
 from cartwright.web.deps import caller, platform, requires
 from cartwright.web.idempotent import claim_for, replay_headers, run_idempotent_steps
@@ -24,9 +24,10 @@ router = APIRouter(prefix="/v1", tags=["checkout"])
         202: {"description": "Order placed; payment pending or needs 3-D Secure"},
         402: {"description": "payment_declined"},
         409: {
-            "description": "insufficient_stock, cart_not_ready, cart_closed, idempotency_key_in_use"
+            "description": "insufficient_stock, cart_not_ready, cart_closed, cart_changed,"
+            " idempotency_key_in_use"
         },
-        503: {"description": "provider_unavailable"},
+        503: {"description": "provider_unavailable (stored); service_unavailable (retry)"},
     },
 )
 async def checkout(
@@ -53,7 +54,10 @@ async def confirm_payment(
     """The shopper passed 3-D Secure: the order's payment moves on. A publishable key
     needs the order's `Cartwright-Order-Token`."""
     if principal.is_publishable:
-        await require_order_access(request, order_id, principal)
+        async with platform(request).db.connection() as conn:
+            await orders.require_token_access(
+                conn, order_id, request.headers.get(orders.ORDER_TOKEN_HEADER)
+            )
     else:
         principal.require(Scope.ORDERS_WRITE)
 

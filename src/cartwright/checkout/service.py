@@ -1,16 +1,19 @@
 """The checkout saga: a cart becomes an order, paid for exactly once.
 
-    commit 1  claim the Idempotency-Key, freeze the cart, price it, reserve the stock,
-              record the payment (`processing`) and the checkout with its snapshot
+    read      the cart and its lines, priced (no lock)
+    commit 1  one atomic batch: claim the Idempotency-Key, freeze the cart if unchanged
+              since read, reserve the stock, record the payment (`processing`) and the
+              checkout with its snapshot. A failed guard applies nothing; `_why_refused`
+              then tells why (key taken, cart closed or changed, stock short).
     call      the provider authorizes, idempotency key = payment id (no transaction open)
-    commit 2  paid / pending / needs 3-D Secure → the order is placed, the cart completed;
-              declined / provider down → stock released, cart reopened, no order.
-              Either way the response is stored under the Idempotency-Key.
+    commit 2  paid / pending / needs 3-D Secure → one atomic batch places the order and
+              completes the cart; declined / provider down → stock released, cart
+              reopened, no order. Either way the answer is stored under the key.
 
 A crash between the two commits leaves a `processing` checkout; the recovery worker asks
 the provider what happened and finishes it through the same `_finish`. Every move of a
-checkout is guarded (`repository.move`), so the request and the worker never both finish
-it. Orders exist only for payments that succeeded or might still (see
+checkout is guarded (`repository.move_stmt` as a guard), so the request and the worker
+never both finish it. Orders exist only for payments that succeeded or might still (see
 docs/adr/0003-order-after-authorization.md).
 """
 
@@ -35,7 +38,7 @@ from cartwright.idempotency import service as idempotency
 from cartwright.inventory import service as inventory
 from cartwright.inventory.errors import InsufficientStock
 from cartwright.kit import clock, ids
-from cartwright.kit.db import Conn, GuardFailed, Row, Stmt, UniqueViolation, guarded
+from cartwright.kit.db import Conn, Deadlock, GuardFailed, Row, Stmt, UniqueViolation, guarded
 from cartwright.kit.errors import AppError, NotFound, ProviderUnavailable
 from cartwright.kit.failpoints import failpoint
 from cartwright.kit.settings import Settings
@@ -188,6 +191,10 @@ async def _checkout(p: Platform, *, cart_id: str, token: str, claim: idempotency
                     break
                 except GuardFailed:
                     pass
+                except Deadlock:
+                    # Two multi-SKU checkouts met on the same stock in opposite orders and
+                    # the database aborted this one: nothing applied; try again.
+                    continue
         if refused is not None:
             return await _refuse(p, claim, refused)
         why = await _why_refused(p, claim, view)

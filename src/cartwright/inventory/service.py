@@ -1,7 +1,9 @@
 """Inventory: stock per SKU and warehouse, and reservations that hold it.
 
 `available = on_hand - reserved`. A reservation is taken with one conditional UPDATE per
-SKU (`... WHERE on_hand - reserved >= q`), in SKU order so two carts never deadlock: the
+SKU (`... WHERE on_hand - reserved >= q`), written in SKU order (PostgreSQL does not
+promise that order inside one statement: a rare deadlock between two multi-SKU checkouts is
+broken by the database and the checkout retries): the
 database, not a read-then-write in Python, decides who gets the last unit.
 """
 

@@ -39,6 +39,11 @@ class Dialect(StrEnum):
     SQLITE = "sqlite"
 
 
+class Deadlock(Exception):
+    """The database aborted the statement to break a deadlock; nothing of it applied and
+    running it again is safe."""
+
+
 class GuardFailed(Exception):
     """A guarded statement of a batch did not change exactly one row; nothing of the batch
     was applied (PostgreSQL aborts the statement; on SQLite the caller's transaction rolls
@@ -169,6 +174,8 @@ class PgConn:
             row = await self.fetchrow(sql, *(a for s in statements for a in s.args))
         except asyncpg.DivisionByZeroError:
             raise GuardFailed() from None
+        except asyncpg.DeadlockDetectedError:
+            raise Deadlock() from None
         assert row is not None
         return [None if v is None else int(v) for v in row.values()]
 

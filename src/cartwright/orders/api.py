@@ -10,22 +10,7 @@ from cartwright.web.deps import Page, caller, page, platform, requires
 from cartwright.web.responses import json_response
 
 router = APIRouter(prefix="/v1", tags=["orders"])
-ORDER_TOKEN_HEADER = "cartwright-order-token"
-
-
-async def require_order_access(request: Request, order_id: str, principal: Principal) -> None:
-    """A publishable key opens an order only with that order's token; otherwise the
-    order is as good as missing (404), so order ids cannot be probed."""
-    if not principal.is_publishable:
-        principal.require(Scope.ORDERS_READ)
-        return
-    async with platform(request).db.connection() as conn:
-        await service.get_order(
-            conn,
-            order_id,
-            access_token=request.headers.get(ORDER_TOKEN_HEADER),
-            require_token=True,
-        )
+ORDER_TOKEN_HEADER = service.ORDER_TOKEN_HEADER
 
 
 @router.get("/orders")

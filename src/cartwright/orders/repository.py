@@ -63,13 +63,14 @@ async def lines_of(conn: Conn, order_ids: Sequence[str]) -> list[Row]:
 
 
 async def list_orders(conn: Conn, *, limit: int, starting_after: str | None) -> list[Row]:
+    """Newest first. Order ids start with the time their checkout began (numbers come in
+    per-process blocks, so they are not in time order across processes)."""
     if starting_after is None:
         return await conn.fetch(
-            f"SELECT {ORDER_COLUMNS} FROM orders ORDER BY number DESC LIMIT $1", limit
+            f"SELECT {ORDER_COLUMNS} FROM orders ORDER BY id DESC LIMIT $1", limit
         )
     return await conn.fetch(
-        f"SELECT {ORDER_COLUMNS} FROM orders WHERE number < "
-        "(SELECT number FROM orders WHERE id = $1) ORDER BY number DESC LIMIT $2",
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE id < $1 ORDER BY id DESC LIMIT $2",
         starting_after,
         limit,
     )

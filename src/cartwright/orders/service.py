@@ -69,6 +69,16 @@ class NewOrder:
         return cls(**data)
 
 
+# A storefront proves it may read an order with this header (the checkout's access token).
+ORDER_TOKEN_HEADER = "cartwright-order-token"
+
+
+async def require_token_access(conn: Conn, order_id: str, access_token: str | None) -> None:
+    """For a publishable key: the order opens only with its token; otherwise it is as
+    good as missing (404), so order ids cannot be probed."""
+    await get_order(conn, order_id, access_token=access_token, require_token=True)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
