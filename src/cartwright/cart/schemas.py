@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field, StrictInt, StringConstraints, field_valid
 
 from cartwright.catalog.schemas import Sku
 from cartwright.kit.countries import is_country
-from cartwright.kit.money import is_currency
+from cartwright.kit.fields import CurrencyCode
 
 Email = Annotated[
     str,
@@ -38,15 +38,8 @@ class AddressIn(BaseModel):
 
 
 class CartIn(BaseModel):
-    currency: str
+    currency: CurrencyCode
     email: Email | None = None
-
-    @field_validator("currency")
-    @classmethod
-    def known_currency(cls, value: str) -> str:
-        if not is_currency(value):
-            raise ValueError("must be a supported ISO 4217 currency code, e.g. EUR")
-        return value
 
 
 # The most units one cart line holds, however they were added.

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictInt, StringConstraints, field_validator
 
-from cartwright.kit.money import is_currency
+from cartwright.kit.fields import CurrencyCode
 
 Sku = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:/-]+$")
@@ -14,14 +14,7 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 
 class MoneyIn(BaseModel):
     amount: Annotated[StrictInt, Field(ge=0, le=10**12)]
-    currency: str
-
-    @field_validator("currency")
-    @classmethod
-    def known_currency(cls, value: str) -> str:
-        if not is_currency(value):
-            raise ValueError("must be a supported ISO 4217 currency code, e.g. EUR")
-        return value
+    currency: CurrencyCode
 
 
 class VariantIn(BaseModel):

@@ -3,18 +3,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row, Stmt, stmt
+from cartwright.kit.db import Conn, Row, Stmt, insert_rows_stmt
 
 
 def insert_events_stmt(rows: Sequence[tuple[str, str, str, str, datetime]]) -> Stmt:
-    values = ", ".join(
-        f"(${i * 5 + 1}, ${i * 5 + 2}, ${i * 5 + 3}, ${i * 5 + 4}, ${i * 5 + 5})"
-        for i in range(len(rows))
-    )
-    return stmt(
-        f"INSERT INTO events (id, type, aggregate_id, data, created_at) VALUES {values}",
-        *(value for row in rows for value in row),
-    )
+    return insert_rows_stmt("events (id, type, aggregate_id, data, created_at)", rows)
 
 
 async def seq_of(conn: Conn, event_id: str) -> int | None:

@@ -57,30 +57,6 @@ async def get(conn: Conn, owner: str, route: str, key: str) -> Row | None:
     )
 
 
-async def restart_expired(
-    conn: Conn,
-    owner: str,
-    route: str,
-    key: str,
-    request_hash: str,
-    now: datetime,
-    expired_before: datetime,
-) -> bool:
-    """Take over a key whose 24 hours are over, as if it were new."""
-    restarted = await conn.fetchval(
-        "UPDATE idempotency_keys SET request_hash = $4, status = 'in_progress',"
-        " response_status = NULL, response_body = NULL, created_at = $5, completed_at = NULL"
-        " WHERE owner = $1 AND route = $2 AND key = $3 AND created_at < $6 RETURNING 1",
-        owner,
-        route,
-        key,
-        request_hash,
-        now,
-        expired_before,
-    )
-    return restarted is not None
-
-
 def complete_stmt(owner: str, route: str, key: str, status: int, body: str, now: datetime) -> Stmt:
     return stmt(
         "UPDATE idempotency_keys SET status = 'done', response_status = $4,"

@@ -19,7 +19,7 @@ import orjson
 from cartwright.idempotency import repository
 from cartwright.idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from cartwright.kit import clock
-from cartwright.kit.db import Conn, Stmt
+from cartwright.kit.db import Conn, Row, Stmt
 from cartwright.kit.errors import ValidationFailed
 
 RETENTION = timedelta(hours=24)
@@ -68,23 +68,19 @@ async def settle_claim(conn: Conn, c: Claim, taken: int | None) -> StoredRespons
     before; raises while it is still running or when the key was used for another body."""
     if taken:
         return None
-    now = clock.utcnow()
     row = await repository.get(conn, c.owner, c.route, c.key)
     if row is None:  # deleted by the retention sweep between our two statements
+        now = clock.utcnow()
         if await repository.insert_claim(conn, c.owner, c.route, c.key, c.request_hash, now):
             return None
         raise IdempotencyKeyInUse()
-    if row["created_at"] < now - RETENTION and await repository.restart_expired(
-        conn, c.owner, c.route, c.key, c.request_hash, now, now - RETENTION
-    ):
-        return None
-    if row["request_hash"] != c.request_hash:
-        raise IdempotencyKeyReused(
-            "This Idempotency-Key was already used with a different request body."
-        )
-    if row["status"] != "done":
-        raise IdempotencyKeyInUse("A request with this Idempotency-Key is still running.")
-    return StoredResponse(row["response_status"], row["response_body"].encode())
+    stored = await _existing(conn, c, row)
+    if stored is None:  # expired and released: take it
+        (taken,) = await conn.batch([claim_stmt(c)])
+        if taken:
+            return None
+        raise IdempotencyKeyInUse()
+    return stored
 
 
 async def lookup(conn: Conn, c: Claim) -> StoredResponse | None:
@@ -92,8 +88,10 @@ async def lookup(conn: Conn, c: Claim) -> StoredResponse | None:
     (never used, or its 24 hours are over: then it is released for this request). Raises
     while the first request runs, or when the key was used for another body."""
     row = await repository.get(conn, c.owner, c.route, c.key)
-    if row is None:
-        return None
+    return None if row is None else await _existing(conn, c, row)
+
+
+async def _existing(conn: Conn, c: Claim, row: Row) -> StoredResponse | None:
     now = clock.utcnow()
     if row["created_at"] < now - RETENTION:
         await repository.delete_expired_key(conn, c.owner, c.route, c.key, now - RETENTION)

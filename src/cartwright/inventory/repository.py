@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row, Stmt, stmt
+from cartwright.kit.db import Conn, Row, Stmt, insert_rows_stmt, stmt
 
 
 async def upsert_on_hand(
@@ -63,13 +63,6 @@ def take_stmt(warehouse_id: str, sku: str, quantity: int, now: datetime) -> Stmt
 
 
 def insert_reservations_stmt(rows: Sequence[tuple[object, ...]]) -> Stmt:
-    width = 5
-    values = ", ".join(
-        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
-        for i in range(len(rows))
-    )
-    return stmt(
-        "INSERT INTO reservations (reference, warehouse_id, sku, quantity, created_at)"
-        f" VALUES {values}",
-        *(value for row in rows for value in row),
+    return insert_rows_stmt(
+        "reservations (reference, warehouse_id, sku, quantity, created_at)", rows
     )

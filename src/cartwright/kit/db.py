@@ -405,6 +405,16 @@ class Database:
             return False
 
 
+def insert_rows_stmt(table_and_columns: str, rows: Sequence[Sequence[Any]]) -> Stmt:
+    """`INSERT INTO <table_and_columns> VALUES (...), (...)` for all `rows` at once."""
+    width = len(rows[0])
+    values = ", ".join(f"({placeholders(i * width + 1, width)})" for i in range(len(rows)))
+    return Stmt(
+        f"INSERT INTO {table_and_columns} VALUES {values}",
+        tuple(value for row in rows for value in row),
+    )
+
+
 def placeholders(start: int, count: int) -> str:
     """`$start, $start+1, ...`: for IN lists, portable across both dialects."""
     return ", ".join(f"${i}" for i in range(start, start + count))

@@ -72,13 +72,7 @@ class ConnectionPool:
                 return connection
             self._size -= 1
         if self._size < self._max_size:
-            self._size += 1
-            try:
-                return await self._connect()
-            except BaseException:
-                self._size -= 1
-                self._wake_one()
-                raise
+            return await self._open_one()
         waiter: asyncio.Future[asyncpg.Connection | None] = (
             asyncio.get_running_loop().create_future()
         )
@@ -92,14 +86,17 @@ class ConnectionPool:
                 self._waiters.remove(waiter)
             raise
         if connection is None:  # a slot was freed: open a connection in it
-            self._size += 1
-            try:
-                return await self._connect()
-            except BaseException:
-                self._size -= 1
-                self._wake_one()
-                raise
+            return await self._open_one()
         return connection
+
+    async def _open_one(self) -> asyncpg.Connection:
+        self._size += 1
+        try:
+            return await self._connect()
+        except BaseException:
+            self._size -= 1
+            self._wake_one()
+            raise
 
     def _give_back(self, connection: asyncpg.Connection) -> None:
         if self._closed or connection.is_closed() or connection.is_in_transaction():

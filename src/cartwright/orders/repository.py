@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Dialect, Row, Stmt, stmt
+from cartwright.kit.db import Conn, Dialect, Row, Stmt, insert_rows_stmt, stmt
 
 ORDER_COLUMNS = (
     "number, id, cart_id, status, payment_status, fulfillment_status, currency, email,"
@@ -36,15 +36,10 @@ def insert_order_stmt(values: Sequence[object]) -> Stmt:
 
 
 def insert_lines_stmt(lines: Sequence[tuple[object, ...]]) -> Stmt:
-    width = 10
-    values = ", ".join(
-        "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
-        for i in range(len(lines))
-    )
-    return stmt(
-        "INSERT INTO order_lines (id, order_id, position, sku, variant_id, title, quantity,"
-        f" unit_price, subtotal, tax) VALUES {values}",
-        *(value for line in lines for value in line),
+    return insert_rows_stmt(
+        "order_lines (id, order_id, position, sku, variant_id, title, quantity, unit_price,"
+        " subtotal, tax)",
+        lines,
     )
 
 
