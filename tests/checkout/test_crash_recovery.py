@@ -15,6 +15,8 @@ import httpx
 import psycopg
 import pytest
 
+from cartwright.kit.db import Database
+from cartwright.sandbox_psp.service import SandboxProvider
 from tests.conftest import ADMIN_KEY, Server, start_server, start_worker
 from tests.factories import checkout, create_product, events_about, ready_cart, stock_of
 
@@ -222,3 +224,45 @@ async def test_kill_9_under_load_loses_no_order_and_charges_nothing_twice(
     assert orders_by_payment is not None and orders_by_payment[0] == len(ours)
     paid = {o["id"] for o in orders if o["payment_status"] in ("captured", "authorized")}
     assert paid == charged
+
+
+async def test_a_lost_payment_the_provider_never_saw_is_voided_then_failed(
+    pg_database: str, pg_server: Server, logs: Path
+) -> None:
+    async with client_for(pg_server) as client:
+        sku = (await create_product(client, stock=1))["variants"][0]["sku"]
+        cart = await ready_cart(client, [(sku, 1)])
+        pending = await checkout(client, cart["id"], token="tok_timeout")
+        assert pending.status_code == 202
+        order_id = pending.json()["id"]
+        # The provider loses the request: it has no record of the payment at all.
+        with psycopg.connect(pg_database, autocommit=True) as conn:
+            payment_id = conn.execute(
+                "SELECT id FROM payments WHERE order_id = %s", (order_id,)
+            ).fetchone()[0]  # type: ignore[index]
+            conn.execute(
+                "DELETE FROM sandbox_psp_payments WHERE idempotency_key = %s", (payment_id,)
+            )
+
+        async def resolved() -> dict | None:  # type: ignore[type-arg]
+            order = (await client.get(f"/v1/orders/{order_id}")).json()
+            return order if order["payment_status"] != "pending" else None
+
+        order = await wait_for(resolved)  # the server's in-process worker resolves it
+        assert order["payment_status"] == "failed"
+        assert order["status"] == "canceled"
+        assert (await stock_of(client, sku))["reserved"] == 0
+        types = [e["type"] for e in await events_about(client, order_id)]
+        assert types[-2:] == ["payment.failed", "order.canceled"]
+
+    # The key was voided at the provider first: the lost request, arriving late, cannot
+    # charge any more.
+    provider_db = Database(pg_database, pool_size=1)
+    await provider_db.connect()
+    try:
+        late = await SandboxProvider(provider_db, slow_response_s=0).authorize(
+            idempotency_key=payment_id, token="tok_visa", amount=1, currency="EUR", capture=True
+        )
+    finally:
+        await provider_db.close()
+    assert late["status"] == "canceled"

@@ -48,17 +48,13 @@ from cartwright.orders.service import NewOrder, NewOrderLine
 from cartwright.payments import service as payments
 from cartwright.payments.connector import AuthorizeRequest, ProviderResult, ProviderStatus
 from cartwright.payments.errors import PaymentDeclined
-from cartwright.payments.service import Payment, PaymentChange
+from cartwright.payments.service import TIMED_OUT, Payment, PaymentChange
 from cartwright.payments.state import FAILED, ORDER_PAYMENT_STATUS, SUCCEEDED
 from cartwright.platform import Platform
 
 log = structlog.get_logger("cartwright.checkout")
 
 UNREACHABLE = ProviderResult(ProviderStatus.NOT_FOUND, message="the provider could not be reached")
-# An unknown payment the provider has no record of: it never reached the provider.
-UNREACHABLE_AFTER_TIMEOUT = ProviderResult(
-    ProviderStatus.NOT_FOUND, message="the provider has no record of the payment"
-)
 
 
 class CheckoutStatus(StrEnum):
@@ -212,7 +208,13 @@ async def _checkout(p: Platform, *, cart_id: str, token: str, claim: idempotency
     try:
         result = await p.gateway.authorize(provider, request)
     except ProviderUnavailable:
-        result = UNREACHABLE
+        # Every attempt failed. A 5xx does not prove the provider did nothing: void the key
+        # there before answering 503; if even that cannot be confirmed, the result is
+        # unknown (202 pending) and recovery finds out.
+        try:
+            result = await _void_unseen(p, payment)
+        except ProviderUnavailable:
+            result = TIMED_OUT
     failpoint("checkout.after_authorize")
 
     # Commit 2.
@@ -499,6 +501,22 @@ async def recover_due(p: Platform) -> int:
     return moved
 
 
+def _canceled_unseen(result: ProviderResult) -> bool:
+    return result.status is ProviderStatus.NOT_FOUND or (
+        result.status is ProviderStatus.DECLINED and result.decline_code == "canceled"
+    )
+
+
+async def _void_unseen(p: Platform, payment: Payment) -> ProviderResult:
+    """Cancel a payment's key at the provider. UNREACHABLE (nothing charged, and nothing
+    can be any more) when it was unseen or is now canceled; what the provider did if the
+    request reached it meanwhile. Raises `ProviderUnavailable` if the provider cannot say."""
+    cancel = await p.gateway.cancel(payment.provider, payment.id)
+    if cancel.status is ProviderStatus.PENDING:
+        raise ProviderUnavailable("the provider did not confirm the cancellation")
+    return UNREACHABLE if _canceled_unseen(cancel) else cancel
+
+
 async def _recover_one(p: Platform, row: Row) -> int:
     settings = p.settings
     async with p.db.connection() as conn:
@@ -514,25 +532,17 @@ async def _recover_one(p: Platform, row: Row) -> int:
         result = await p.gateway.cancel(payment.provider, payment.id)
         if result.status is ProviderStatus.REQUIRES_ACTION:
             return 0
+    if result.status is ProviderStatus.NOT_FOUND:
+        # The provider never saw the payment (the request died, or its answer was lost on
+        # the way). Cancel the key there first, so a request still on its way cannot charge
+        # later; then nothing was charged.
+        result = await _void_unseen(p, payment)
     if row["status"] == CheckoutStatus.PROCESSING:
-        if result.status is ProviderStatus.NOT_FOUND:
-            # The request died before the provider saw the payment. Cancel the key at the
-            # provider first, so that a request still on its way there cannot charge later.
-            cancel = await p.gateway.cancel(payment.provider, payment.id)
-            if cancel.status is not ProviderStatus.NOT_FOUND and not (
-                cancel.status is ProviderStatus.DECLINED and cancel.decline_code == "canceled"
-            ):
-                result = cancel  # it did arrive meanwhile: finish with what it did
-            else:
-                result = UNREACHABLE
         finished = await _finish(p, saga, result)
         if finished is None:
             return 0
         metrics.recoveries.labels(f"finished_{finished.status}").inc()
         return 1
-    if result.status is ProviderStatus.NOT_FOUND:
-        # The provider never saw the payment whose answer we lost: nothing was charged.
-        result = UNREACHABLE_AFTER_TIMEOUT
     try:
         async with p.db.transaction() as conn:
             resolved = await _resolve(conn, settings, saga, result)
