@@ -12,6 +12,9 @@ def configure_logging(level: str = "info") -> None:
     if not isinstance(numeric, int):
         numeric = logging.INFO
     logging.basicConfig(level=numeric, format="%(message)s")
+    # Alembic's plugin set-up chatter is noise; which migrations ran is worth seeing.
+    logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
+    logging.getLogger("alembic.runtime.migration").setLevel(numeric)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
