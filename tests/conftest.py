@@ -139,9 +139,11 @@ def start_server(
     raise RuntimeError(f"server did not become ready:\n{log_path.read_text()}")
 
 
-def start_worker(database_url: str, log_path: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    database_url: str, log_path: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """A standalone `cartwright worker` (payment recovery) on `database_url`."""
-    env = {**os.environ, **SERVER_ENV, "CARTWRIGHT_DATABASE_URL": database_url}
+    env = {**os.environ, **SERVER_ENV, "CARTWRIGHT_DATABASE_URL": database_url, **(extra_env or {})}
     log = log_path.open("wb")
     return subprocess.Popen(
         [sys.executable, "-m", "cartwright.cli", "worker"],

@@ -95,6 +95,10 @@ def worker() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    if settings.worker_metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
 
     async def _run() -> None:
         platform = Platform.build(settings)

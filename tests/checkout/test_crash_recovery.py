@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import random
 import subprocess
 import uuid
@@ -266,3 +267,27 @@ async def test_a_lost_payment_the_provider_never_saw_is_voided_then_failed(
     finally:
         await provider_db.close()
     assert late["status"] == "canceled"
+
+
+async def test_a_confirm_abandoned_by_a_dead_process_does_not_block_its_key(
+    pg_database: str, pg_server: Server
+) -> None:
+    async with client_for(pg_server) as client:
+        sku = (await create_product(client, stock=1))["variants"][0]["sku"]
+        cart = await ready_cart(client, [(sku, 1)])
+        challenged = await checkout(client, cart["id"], token="tok_3ds_required")
+        order_id = challenged.json()["id"]
+        path, key = f"/v1/orders/{order_id}/payment/confirm", uuid.uuid4().hex
+        # A process claimed this key 20 minutes ago and died before it answered.
+        with psycopg.connect(pg_database, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO idempotency_keys (owner, route, key, request_hash, status,"
+                " created_at) VALUES ('key_admin_env', %s, %s, %s, 'in_progress',"
+                " now() - interval '20 minutes')",
+                (f"POST {path}", key, hashlib.sha256(b"null").hexdigest()),
+            )
+        confirmed = await client.post(path, headers={"Idempotency-Key": key})
+        assert confirmed.status_code == 200, confirmed.text
+        assert confirmed.json()["payment_status"] == "captured"
+        again = await client.post(path, headers={"Idempotency-Key": key})
+        assert again.headers["Idempotent-Replayed"] == "true"

@@ -57,13 +57,21 @@ def claim_stmt(c: Claim) -> Stmt:
     return repository.insert_claim_stmt(c.owner, c.route, c.key, c.request_hash, clock.utcnow())
 
 
-async def claim(conn: Conn, c: Claim) -> StoredResponse | None:
-    """Claim the key; returns the stored response when the request already ran."""
+async def claim(
+    conn: Conn, c: Claim, *, abandoned_after: timedelta | None = None
+) -> StoredResponse | None:
+    """Claim the key; returns the stored response when the request already ran.
+
+    `abandoned_after`: for requests that commit their claim before working (they span
+    several transactions): a claim still running after that long belonged to a process
+    that died, and is taken over."""
     (taken,) = await conn.batch([claim_stmt(c)])
-    return await settle_claim(conn, c, taken)
+    return await settle_claim(conn, c, taken, abandoned_after=abandoned_after)
 
 
-async def settle_claim(conn: Conn, c: Claim, taken: int | None) -> StoredResponse | None:
+async def settle_claim(
+    conn: Conn, c: Claim, taken: int | None, *, abandoned_after: timedelta | None = None
+) -> StoredResponse | None:
     """After `claim_stmt`: None when this request may run; the stored response when it ran
     before; raises while it is still running or when the key was used for another body."""
     if taken:
@@ -74,7 +82,7 @@ async def settle_claim(conn: Conn, c: Claim, taken: int | None) -> StoredRespons
         if await repository.insert_claim(conn, c.owner, c.route, c.key, c.request_hash, now):
             return None
         raise IdempotencyKeyInUse()
-    stored = await _existing(conn, c, row)
+    stored = await _existing(conn, c, row, abandoned_after=abandoned_after)
     if stored is None:  # expired and released: take it
         (taken,) = await conn.batch([claim_stmt(c)])
         if taken:
@@ -91,10 +99,19 @@ async def lookup(conn: Conn, c: Claim) -> StoredResponse | None:
     return None if row is None else await _existing(conn, c, row)
 
 
-async def _existing(conn: Conn, c: Claim, row: Row) -> StoredResponse | None:
+async def _existing(
+    conn: Conn, c: Claim, row: Row, *, abandoned_after: timedelta | None = None
+) -> StoredResponse | None:
     now = clock.utcnow()
     if row["created_at"] < now - RETENTION:
         await repository.delete_expired_key(conn, c.owner, c.route, c.key, now - RETENTION)
+        return None
+    if (
+        abandoned_after is not None
+        and row["status"] != "done"
+        and row["created_at"] < now - abandoned_after
+    ):
+        await repository.delete_expired_key(conn, c.owner, c.route, c.key, now - abandoned_after)
         return None
     if row["request_hash"] != c.request_hash:
         raise IdempotencyKeyReused(

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     worker_poll_interval_s: float = 1.0
     # How long a variant's price may be served from a process's cache (0: never cached).
     price_cache_ttl_s: float = 5.0
+    # `cartwright worker` serves its own Prometheus metrics on this port when set.
+    worker_metrics_port: int | None = None
     webhooks_allow_private: bool = False
     log_level: str = "info"
     # In-process sandbox provider: how long a `tok_timeout` authorization takes to answer.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -75,6 +76,8 @@ async def run_idempotent(request: Request, work: Work, *, required: bool = False
 
 
 Operation = Callable[[], Awaitable[tuple[int, Any]]]
+# A multi-step request still "running" after this long died with its process.
+ABANDONED_AFTER = timedelta(minutes=10)
 
 
 async def run_idempotent_steps(request: Request, operation: Operation) -> Response:
@@ -87,7 +90,7 @@ async def run_idempotent_steps(request: Request, operation: Operation) -> Respon
         return raw_json_response(orjson.dumps(body), status)
     db = platform(request).db
     async with db.transaction() as conn:
-        stored = await idempotency.claim(conn, claim)
+        stored = await idempotency.claim(conn, claim, abandoned_after=ABANDONED_AFTER)
     if stored is not None:
         return replay(stored)
     try:
