@@ -291,3 +291,33 @@ async def test_a_confirm_abandoned_by_a_dead_process_does_not_block_its_key(
         assert confirmed.json()["payment_status"] == "captured"
         again = await client.post(path, headers={"Idempotency-Key": key})
         assert again.headers["Idempotent-Replayed"] == "true"
+
+
+async def test_an_abandoned_3ds_challenge_expires_and_gives_the_stock_back(
+    pg_database: str, logs: Path
+) -> None:
+    server = start_server(
+        pg_database, logs / "expiry.log", extra_env={"CARTWRIGHT_REQUIRES_ACTION_EXPIRY_S": "1"}
+    )
+    try:
+        async with client_for(server) as client:
+            sku = (await create_product(client, stock=1))["variants"][0]["sku"]
+            cart = await ready_cart(client, [(sku, 1)])
+            challenged = await checkout(client, cart["id"], token="tok_3ds_required")
+            assert challenged.status_code == 202
+            order_id = challenged.json()["id"]
+            assert (await stock_of(client, sku))["reserved"] == 1
+
+            async def settled() -> dict | None:  # type: ignore[type-arg]
+                order = (await client.get(f"/v1/orders/{order_id}")).json()
+                return order if order["payment_status"] != "requires_action" else None
+
+            order = await wait_for(settled)  # the shopper never came back
+            assert order["status"] == "canceled"
+            assert order["payment_status"] == "failed"
+            assert (await stock_of(client, sku))["reserved"] == 0
+            # Confirming now changes nothing: the challenge is over.
+            late = await client.post(f"/v1/orders/{order_id}/payment/confirm")
+            assert late.json()["status"] == "canceled"
+    finally:
+        server.stop()
