@@ -46,19 +46,36 @@ def _pg_url(dbname: str) -> str:
     return PG_ADMIN.rsplit("/", 1)[0] + "/" + dbname
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
+@contextlib.contextmanager
+def _migrated_database() -> Iterator[str]:
     name = "cw_test_" + secrets.token_hex(6)
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = _pg_url(name)
-    upgrade(url)
-    yield url
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    with _migrated_database() as url:
+        yield url
+
+
+@pytest.fixture
+def own_pg_database() -> Iterator[str]:
+    """A database of this test's own: for servers whose workers must not share their work
+    with the session's servers (whose settings differ)."""
+    with _migrated_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -294,10 +294,12 @@ async def test_a_confirm_abandoned_by_a_dead_process_does_not_block_its_key(
 
 
 async def test_an_abandoned_3ds_challenge_expires_and_gives_the_stock_back(
-    pg_database: str, logs: Path
+    own_pg_database: str, logs: Path
 ) -> None:
     server = start_server(
-        pg_database, logs / "expiry.log", extra_env={"CARTWRIGHT_REQUIRES_ACTION_EXPIRY_S": "1"}
+        own_pg_database,
+        logs / "expiry.log",
+        extra_env={"CARTWRIGHT_REQUIRES_ACTION_EXPIRY_S": "1"},
     )
     try:
         async with client_for(server) as client:

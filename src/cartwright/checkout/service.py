@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -501,6 +501,20 @@ async def recover_due(p: Platform) -> int:
     return moved
 
 
+def _next_look_at(settings: Settings, row: Row, result: ProviderResult) -> datetime:
+    """When to ask again about a payment still awaited: a 3-D Secure challenge at its
+    expiry (a fixed deadline from the checkout, not pushed back by each look), anything
+    else after the recovery delay."""
+    now = clock.utcnow()
+    if result.status is ProviderStatus.REQUIRES_ACTION:
+        deadline: datetime = row["created_at"] + timedelta(
+            seconds=settings.requires_action_expiry_s
+        )
+        if deadline > now:
+            return deadline
+    return now + timedelta(seconds=settings.payment_recovery_after_s)
+
+
 def _canceled_unseen(result: ProviderResult) -> bool:
     return result.status is ProviderStatus.NOT_FOUND or (
         result.status is ProviderStatus.DECLINED and result.decline_code == "canceled"
@@ -553,7 +567,7 @@ async def _recover_one(p: Platform, row: Row) -> int:
     except _Unresolved:
         async with p.db.transaction() as conn:
             await repository.reschedule(
-                conn, saga.checkout_id, clock.utcnow() + _next_look(settings, result)
+                conn, saga.checkout_id, _next_look_at(settings, row, result)
             )
         return 0
     metrics.recoveries.labels(f"resolved_{resolved['payment_status']}").inc()
