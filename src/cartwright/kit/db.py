@@ -52,14 +52,12 @@ class GuardFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Stmt:
-    """One statement for `Conn.batch`: a write (INSERT, UPDATE or DELETE, no RETURNING),
-    optionally a guard that must change exactly one row; or a `value`, a SELECT or
-    RETURNING of one scalar."""
+    """One write for `Conn.batch` (INSERT, UPDATE or DELETE, no RETURNING), optionally a
+    guard that must change exactly one row."""
 
     sql: str
     args: tuple[Any, ...]
     guard: bool = False
-    value: bool = False
 
 
 def stmt(sql: str, *args: Any) -> Stmt:
@@ -71,20 +69,16 @@ def guarded(statement: Stmt) -> Stmt:
     return Stmt(statement.sql, statement.args, guard=True)
 
 
-def value_stmt(sql: str, *args: Any) -> Stmt:
-    return Stmt(sql, args, value=True)
-
-
 class Conn(Protocol):
     dialect: Dialect
 
-    async def batch(self, statements: Sequence[Stmt]) -> list[int | None]:
+    async def batch(self, statements: Sequence[Stmt]) -> list[int]:
         """Run independent statements, as one round trip where the database allows;
-        returns each write's row count and each value. They must not depend on each
+        returns each write's row count. They must not depend on each
         other's effects. Raises `GuardFailed` if a guard did not change exactly one row."""
         ...
 
-    async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int | None]:
+    async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int]:
         """`batch`, all or nothing, on a connection outside a transaction."""
         ...
 
@@ -166,10 +160,10 @@ class PgConn:
         except asyncpg.UniqueViolationError as exc:
             raise UniqueViolation(exc.constraint_name) from exc
 
-    async def batch(self, statements: Sequence[Stmt]) -> list[int | None]:
-        if len(statements) == 1 and not (statements[0].guard or statements[0].value):
+    async def batch(self, statements: Sequence[Stmt]) -> list[int]:
+        if len(statements) == 1 and not statements[0].guard:
             return [await self.execute(statements[0].sql, *statements[0].args)]
-        sql = _combined(tuple((s.sql, len(s.args), s.guard, s.value) for s in statements))
+        sql = _combined(tuple((s.sql, len(s.args), s.guard) for s in statements))
         try:
             row = await self.fetchrow(sql, *(a for s in statements for a in s.args))
         except asyncpg.DivisionByZeroError:
@@ -177,9 +171,9 @@ class PgConn:
         except asyncpg.DeadlockDetectedError:
             raise Deadlock() from None
         assert row is not None
-        return [None if v is None else int(v) for v in row.values()]
+        return [int(v) for v in row.values()]
 
-    async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int | None]:
+    async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int]:
         # One statement is its own transaction (for a single plain write, too).
         return await self.batch(statements)
 
@@ -189,22 +183,17 @@ def _renumbered(sql: str, offset: int) -> str:
 
 
 @lru_cache(maxsize=256)
-def _combined(shape: tuple[tuple[str, int, bool, bool], ...]) -> str:
-    """Several statements as one: each write a data-modifying CTE (all run once, to
-    completion, against one snapshot), and a SELECT of their row counts and values. A
+def _combined(shape: tuple[tuple[str, int, bool], ...]) -> str:
+    """Several writes as one statement: each a data-modifying CTE (all run once, to
+    completion, against one snapshot), and a SELECT of their row counts. A
     guard divides by zero when its count is not 1, which aborts the whole statement.
     One round trip, one parse, one implicit transaction."""
     parts, columns, offset = [], [], 0
-    for i, (sql, arg_count, guard, value) in enumerate(shape):
-        renumbered = _renumbered(sql, offset)
+    for i, (sql, arg_count, guard) in enumerate(shape):
+        parts.append(f"w{i} AS ({_renumbered(sql, offset)} RETURNING 1)")
         offset += arg_count
-        if value:
-            parts.append(f"w{i} AS ({renumbered})")
-            columns.append(f"(SELECT * FROM w{i}) AS c{i}")
-        else:
-            parts.append(f"w{i} AS ({renumbered} RETURNING 1)")
-            count = f"(SELECT count(*) FROM w{i})"
-            columns.append(f"1 / ({count} = 1)::int AS c{i}" if guard else f"{count} AS c{i}")
+        count = f"(SELECT count(*) FROM w{i})"
+        columns.append(f"1 / ({count} = 1)::int AS c{i}" if guard else f"{count} AS c{i}")
     return f"WITH {', '.join(parts)} SELECT {', '.join(columns)}"
 
 
@@ -269,7 +258,7 @@ class SqliteConn:
         except sqlite3.IntegrityError as exc:
             raise _integrity(exc) from exc
 
-    async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int | None]:
+    async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int]:
         await self._c.execute("BEGIN IMMEDIATE")
         try:
             results = await self.batch(statements)
@@ -279,13 +268,9 @@ class SqliteConn:
         await self._c.execute("COMMIT")
         return results
 
-    async def batch(self, statements: Sequence[Stmt]) -> list[int | None]:
+    async def batch(self, statements: Sequence[Stmt]) -> list[int]:
         results = []
         for s in statements:
-            if s.value:
-                value = await self.fetchval(s.sql, *s.args)
-                results.append(None if value is None else int(value))
-                continue
             count = await self.execute(s.sql, *s.args)
             if s.guard and count != 1:
                 raise GuardFailed()
@@ -391,7 +376,7 @@ class Database:
         async with self._sqlite_lock:
             yield SqliteConn(self._sqlite)
 
-    async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int | None]:
+    async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int]:
         """Run a batch atomically: on PostgreSQL as one statement, which is its own
         transaction (no BEGIN/COMMIT round trips); on SQLite inside a transaction."""
         async with self.connection() as conn:
