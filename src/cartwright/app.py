@@ -25,6 +25,7 @@ from cartwright.catalog.api import router as catalog_router
 from cartwright.checkout.api import router as checkout_router
 from cartwright.events.api import router as events_router
 from cartwright.inventory.api import router as inventory_router
+from cartwright.kit import context
 from cartwright.kit.db import Deadlock
 from cartwright.kit.errors import (
     AppError,
@@ -41,6 +42,7 @@ from cartwright.orders.api import router as orders_router
 from cartwright.platform import Platform
 from cartwright.web.body import DOC_SCHEMAS
 from cartwright.web.guard import RejectNul
+from cartwright.web.request_context import RequestContext
 from cartwright.web.responses import json_response
 
 log = structlog.get_logger("cartwright.api")
@@ -121,6 +123,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
             "status": 500,
             "detail": "Something went wrong on our side; it has been logged.",
             "code": "internal_error",
+            "request_id": context.request_id(),
         },
         500,
     )
@@ -169,6 +172,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(RejectNul)
+    app.add_middleware(RequestContext)  # added last: runs first
     # Routes are matched in order: the storefront's hot paths first.
     for router in (
         checkout_router,

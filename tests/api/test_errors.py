@@ -384,3 +384,16 @@ async def test_oversized_body_is_refused_as_a_problem(admin: httpx.AsyncClient) 
     )
     assert 400 <= response.status_code < 500
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
+
+
+async def test_every_answer_carries_a_request_id_and_problems_repeat_it(
+    anonymous: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    ok = await admin.get("/v1/products")
+    assert ok.headers["request-id"].startswith("req_")
+    refused = await anonymous.get("/v1/products")
+    body = assert_problem(refused, 401, "unauthenticated")
+    assert body["request_id"] == refused.headers["request-id"]
+    assert refused.headers["request-id"] != ok.headers["request-id"]
+    nul = await anonymous.get("/v1/products/%00")
+    assert assert_problem(nul, 404, "not_found")["request_id"] == nul.headers["request-id"]

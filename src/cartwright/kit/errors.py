@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from cartwright.kit import context
+
 PROBLEM_TYPE_BASE = "https://docs.cartwright.dev/problems/"
 
 
@@ -45,6 +47,10 @@ class AppError(Exception):
         if self.errors is not None:
             body["errors"] = self.errors
         body.update(self.extensions)
+        # Which request answered this (a stored answer keeps the first request's id).
+        request_id = context.request_id()
+        if request_id is not None:
+            body["request_id"] = request_id
         return body
 
 

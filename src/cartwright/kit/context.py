@@ -1,0 +1,44 @@
+"""What the current request (or worker job) is, for code that must not take it as an
+argument: the request id (logs, problem bodies, the audit log) and who acts (the audit log).
+
+Set by `web.request_context.RequestContext` for HTTP requests and by the CLI for its own
+commands; read anywhere through `current()`.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from cartwright.kit import ids
+
+
+@dataclass(slots=True)
+class RequestInfo:
+    request_id: str
+    client_address: str | None = None
+    # The API key (or `cli`) that acts; set once the caller is authenticated.
+    actor_key_id: str | None = None
+
+
+_current: ContextVar[RequestInfo | None] = ContextVar("cartwright_request", default=None)
+
+
+def new_request_id() -> str:
+    return ids.new_id("req")
+
+
+def begin(request_id: str | None = None, client_address: str | None = None) -> RequestInfo:
+    """Start a new context (a request, a CLI command, a worker job) and return it."""
+    info = RequestInfo(request_id or new_request_id(), client_address)
+    _current.set(info)
+    return info
+
+
+def current() -> RequestInfo | None:
+    return _current.get()
+
+
+def request_id() -> str | None:
+    info = _current.get()
+    return info.request_id if info is not None else None
