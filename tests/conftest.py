@@ -28,11 +28,13 @@ from cartwright.migrations.runner import upgrade
 
 PG_ADMIN = os.environ.get("CARTWRIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 ADMIN_KEY = "sk_test_admin_" + secrets.token_hex(8)
+SECRET_KEY = secrets.token_urlsafe(40)
 ROOT = Path(__file__).resolve().parent.parent
 
 # Short timings: a timed-out payment is resolved by the worker within a few seconds.
 SERVER_ENV = {
     "CARTWRIGHT_ADMIN_KEY": ADMIN_KEY,
+    "CARTWRIGHT_SECRET_KEY": SECRET_KEY,
     "CARTWRIGHT_PSP_TIMEOUT_S": "1.0",
     "CARTWRIGHT_SANDBOX_SLOW_RESPONSE_S": "1.5",
     "CARTWRIGHT_PAYMENT_RECOVERY_AFTER_S": "2",

@@ -38,6 +38,7 @@ from cartwright.kit.errors import (
 from cartwright.kit.settings import Settings, get_settings
 from cartwright.ops import worker
 from cartwright.ops.api import router as ops_router
+from cartwright.ops.logging import configure_logging
 from cartwright.orders.api import router as orders_router
 from cartwright.platform import Platform
 from cartwright.web.body import DOC_SCHEMAS
@@ -131,6 +132,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(
+        settings.log_level,
+        secrets=(settings.admin_key, settings.secret_key, settings.secret_key_previous),
+    )
     if run_worker is None:
         run_worker = os.environ.get("CARTWRIGHT_RUN_WORKER", "1") != "0"
     platform = Platform.build(settings)

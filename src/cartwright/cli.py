@@ -10,9 +10,16 @@ from typing import Annotated
 
 import typer
 
-from cartwright.kit.settings import get_settings
+from cartwright.kit.settings import Settings, get_settings
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Cartwright commerce platform.")
+
+
+def _refuse_unsafe_production(settings: Settings) -> None:
+    problems = settings.production_problems()
+    if problems:
+        typer.echo("refusing to start in production: " + "; ".join(problems) + ".", err=True)
+        raise typer.Exit(2)
 
 
 def _migrate() -> None:
@@ -46,7 +53,10 @@ def serve(
     from cartwright.ops.logging import configure_logging
 
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, secrets=(settings.admin_key, settings.secret_key))
+    if demo and settings.environment == "production":
+        raise typer.BadParameter("--demo is for development only", param_hint="--demo")
+    _refuse_unsafe_production(settings)
     if demo:
         _migrate()
         from cartwright.kit.db import Database
@@ -78,7 +88,8 @@ def serve(
         workers=workers,
         loop="uvloop",
         http="httptools",
-        access_log=False,
+        access_log=False,  # one line per request comes from web.request_context
+        log_config=None,  # every process logs JSON through ops.logging
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,
     )
@@ -94,7 +105,8 @@ def worker() -> None:
     from cartwright.platform import Platform
 
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, secrets=(settings.admin_key, settings.secret_key))
+    _refuse_unsafe_production(settings)
     if settings.worker_metrics_port is not None:
         from prometheus_client import start_http_server
 

@@ -2,18 +2,51 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
 
 from cartwright.access.service import KeyAuthenticator
 from cartwright.cart.service import Pricing
 from cartwright.catalog.service import PriceBook
-from cartwright.kit.db import Database
+from cartwright.kit.crypto import SecretKeys, load_or_create_key_file
+from cartwright.kit.db import Database, Dialect, dialect_of, sqlite_path
 from cartwright.kit.settings import Settings
 from cartwright.orders.service import OrderNumbers
+from cartwright.payments.connector import PaymentConnector
 from cartwright.payments.connectors.sandbox.client import SandboxConnector
 from cartwright.payments.service import Gateway
 from cartwright.providers.service import builtin
 from cartwright.sandbox_psp.service import SandboxProvider
+
+log = structlog.get_logger("cartwright.platform")
+
+
+class ConfigurationError(Exception):
+    """The settings must not be served with (production checks)."""
+
+
+def secret_keys(settings: Settings) -> SecretKeys:
+    """The configured secret key, or in development one generated once and kept beside
+    the SQLite database (or in the working directory for PostgreSQL)."""
+    previous = [k.strip() for k in (settings.secret_key_previous or "").split(",") if k.strip()]
+    if settings.secret_key:
+        return SecretKeys(settings.secret_key, previous)
+    if dialect_of(settings.database_url) is Dialect.SQLITE:
+        database_file = sqlite_path(settings.database_url)
+        if database_file == ":memory:":  # nothing outlives the process: neither may the key
+            return SecretKeys(secrets.token_urlsafe(48), previous)
+        path = Path(database_file + ".secret-key")
+    else:
+        path = Path("cartwright.secret-key")
+    log.warning(
+        "CARTWRIGHT_SECRET_KEY is not set: using a generated key kept in a file;"
+        " set the variable in production",
+        path=str(path.resolve()),
+    )
+    return SecretKeys(load_or_create_key_file(path), previous)
 
 
 @dataclass(slots=True)
@@ -26,9 +59,15 @@ class Platform:
     # The simulated provider's own connections (it stands for another company's servers).
     sandbox_db: Database
     order_numbers: OrderNumbers
+    secrets: SecretKeys
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
+        problems = settings.production_problems()
+        if problems:
+            raise ConfigurationError(
+                "refusing to start in production: " + "; ".join(problems) + "."
+            )
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
         sandbox_db = Database(
             settings.database_url, pool_size=settings.db_pool_size, durable_commits=False
@@ -37,8 +76,11 @@ class Platform:
         sandbox = SandboxProvider(
             sandbox_db, slow_response_s=slow if slow is not None else settings.psp_timeout_s + 2
         )
+        connectors: dict[str, PaymentConnector] = {}
+        if settings.sandbox_enabled:
+            connectors["sandbox"] = SandboxConnector(sandbox)
         gateway = Gateway(
-            {"sandbox": SandboxConnector(sandbox)},
+            connectors,
             timeout_s=settings.psp_timeout_s,
             max_attempts=settings.psp_max_attempts,
         )
@@ -50,6 +92,7 @@ class Platform:
             gateway=gateway,
             sandbox_db=sandbox_db,
             order_numbers=OrderNumbers(),
+            secrets=secret_keys(settings),
         )
 
     async def start(self) -> None:

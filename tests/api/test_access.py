@@ -329,8 +329,11 @@ ORDER_TOKEN = "Cartwright-Order-Token"
 
 
 def _without_id(problem: dict[str, Any], order_id: str) -> dict[str, Any]:
+    """The problem with the order id masked and without its (per request) request id."""
     return {
-        k: (v.replace(order_id, "<id>") if isinstance(v, str) else v) for k, v in problem.items()
+        k: (v.replace(order_id, "<id>") if isinstance(v, str) else v)
+        for k, v in problem.items()
+        if k != "request_id"
     }
 
 

@@ -26,7 +26,7 @@ async def create_key(
             conn, key_type=KeyType(data.type), name=data.name, scopes=data.scopes
         )
 
-    return await run_idempotent(request, work)
+    return await run_idempotent(request, work, sealed=True)
 
 
 @router.get("/api-keys")

@@ -38,13 +38,12 @@ async def checkout(
 ) -> Response:
     claim = claim_for(request, required=True)
     assert claim is not None
-    answer = await service.checkout(
-        platform(request), cart_id=cart_id, token=data.payment.token, claim=claim
-    )
+    p = platform(request)
+    answer = await service.checkout(p, cart_id=cart_id, token=data.payment.token, claim=claim)
     headers = dict(answer.headers or {})
     if answer.replayed:
         headers.update(replay_headers(answer.status))
-    return raw_json_response(answer.body, answer.status, headers)
+    return raw_json_response(service.with_order_token(p, answer), answer.status, headers)
 
 
 @router.post("/orders/{order_id}/payment/confirm", tags=["orders"])
@@ -54,9 +53,10 @@ async def confirm_payment(
     """The shopper passed 3-D Secure: the order's payment moves on. A publishable key
     needs the order's `Cartwright-Order-Token`."""
     if principal.is_publishable:
-        async with platform(request).db.connection() as conn:
+        p = platform(request)
+        async with p.db.connection() as conn:
             await orders.require_token_access(
-                conn, order_id, request.headers.get(orders.ORDER_TOKEN_HEADER)
+                conn, p.secrets, order_id, request.headers.get(orders.ORDER_TOKEN_HEADER)
             )
     else:
         principal.require(Scope.ORDERS_WRITE)

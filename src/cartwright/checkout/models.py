@@ -14,9 +14,6 @@ checkouts = sa.Table(
     sa.Column("payment_id", sa.String(64), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("snapshot", Json, nullable=False),
-    # The order's access token, for the stored answer when recovery finishes the checkout
-    # (orders keep only its hash).
-    sa.Column("access_token", sa.String(64), nullable=False),
     # When the recovery worker should look at it next (a lease while it does).
     sa.Column("next_check_at", Timestamp, nullable=False),
     # The idempotency record of the request that started it, to complete on recovery.

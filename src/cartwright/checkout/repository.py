@@ -6,7 +6,7 @@ from datetime import datetime
 from cartwright.kit.db import Conn, Dialect, Row, Stmt, stmt
 
 CHECKOUT_COLUMNS = (
-    "id, cart_id, order_id, payment_id, status, snapshot, access_token,"
+    "id, cart_id, order_id, payment_id, status, snapshot,"
     " idempotency_owner, idempotency_route, idempotency_key, next_check_at, created_at,"
     " updated_at"
 )
@@ -15,9 +15,9 @@ CHECKOUT_COLUMNS = (
 def insert_checkout_stmt(values: Sequence[object]) -> Stmt:
     return stmt(
         "INSERT INTO checkouts (id, cart_id, order_id, payment_id, status, snapshot,"
-        " access_token, idempotency_owner, idempotency_route, idempotency_key,"
+        " idempotency_owner, idempotency_route, idempotency_key,"
         " next_check_at, created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
         *values,
     )
 

@@ -67,10 +67,29 @@ class CheckoutStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """What the checkout answers. An order's body (201/202) is stored without its access
+    token: `with_order_token` adds it on the way out (it is derived, never stored)."""
+
     status: int
     body: bytes
     replayed: bool = False
     headers: dict[str, str] | None = None
+    order_id: str | None = None  # known when this request placed the order
+
+    @property
+    def places_order(self) -> bool:
+        return self.status in (201, 202)
+
+
+def with_order_token(p: Platform, answer: Answer) -> bytes:
+    """The answer's body, with the order's `access_token` when it is an order. The stored
+    body is orjson's rendering of the order (a JSON object without that member), so the
+    token is spliced in before its closing brace rather than parsed and re-rendered."""
+    if not answer.places_order:
+        return answer.body
+    order_id = answer.order_id or orjson.loads(answer.body)["id"]
+    token = orders.order_token(p.secrets, order_id).encode()
+    return answer.body[:-1] + b',"access_token":"' + token + b'"}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +99,6 @@ class Saga:
     checkout_id: str
     payment: Payment
     order: NewOrder
-    access_token: str
     claim: idempotency.Claim | None
 
     @classmethod
@@ -94,7 +112,6 @@ class Saga:
             row["id"],
             payment,
             NewOrder.from_json(row["snapshot"]),
-            row["access_token"],
             claim,
         )
 
@@ -156,7 +173,6 @@ CHECKOUT_ATTEMPTS = 3  # when the cart changes between being read and being froz
 async def _checkout(p: Platform, *, cart_id: str, token: str, claim: idempotency.Claim) -> Answer:
     settings = p.settings
     checkout_id, order_id, payment_id = ids.new_id("chk"), ids.new_id("ord"), ids.new_id("pay")
-    access_token = ids.new_secret_id("otok", 32)
     provider = p.gateway.default_provider
     capture = settings.capture_method == "automatic"
 
@@ -178,9 +194,7 @@ async def _checkout(p: Platform, *, cart_id: str, token: str, claim: idempotency
                     checkout_id=checkout_id,
                     payment_id=payment_id,
                     provider=provider,
-                    token=token,
                     capture=capture,
-                    access_token=access_token,
                 )
                 try:
                     await conn.atomic_batch(writes)
@@ -218,7 +232,7 @@ async def _checkout(p: Platform, *, cart_id: str, token: str, claim: idempotency
     failpoint("checkout.after_authorize")
 
     # Commit 2.
-    saga = Saga(checkout_id, payment, order, access_token, claim)
+    saga = Saga(checkout_id, payment, order, claim)
     answer = await _finish(p, saga, result)
     if answer is None:  # the recovery worker finished it first: answer as it did
         async with p.db.connection() as conn:
@@ -238,9 +252,7 @@ def _commit_one_writes(
     checkout_id: str,
     payment_id: str,
     provider: str,
-    token: str,
     capture: bool,
-    access_token: str,
 ) -> tuple[Payment, list[Stmt]]:
     """Commit 1 as one atomic batch. Its guards (the key is new, the cart is as read, each
     SKU has the units) fail, and nothing applies, if any of it cannot be done."""
@@ -250,7 +262,6 @@ def _commit_one_writes(
         provider=provider,
         amount=order.total,
         currency=order.currency,
-        token=token,
         capture_method="automatic" if capture else "manual",
     )
     now = clock.utcnow()
@@ -269,7 +280,6 @@ def _commit_one_writes(
                 payment_id,
                 CheckoutStatus.PROCESSING,
                 order.to_json(),
-                access_token,
                 claim.owner,
                 claim.route,
                 claim.key,
@@ -380,9 +390,7 @@ async def _place(p: Platform, saga: Saga, change: PaymentChange, result: Provide
         payment_status=ORDER_PAYMENT_STATUS[change.status],
         amount_captured=change.payment.amount_captured,
         next_action=result.next_action,
-        access_token_hash=orders.hash_token(saga.access_token),
     )
-    view["access_token"] = saga.access_token
     status = 201 if succeeded else 202
     body = orjson.dumps(view)
     writes = [
@@ -395,7 +403,7 @@ async def _place(p: Platform, saga: Saga, change: PaymentChange, result: Provide
     if saga.claim is not None:
         writes.append(idempotency.complete_stmt(saga.claim, status, body))
     await p.db.atomic_batch(writes)
-    return Answer(status, body)
+    return Answer(status, body, order_id=order.order_id)
 
 
 async def _fail(

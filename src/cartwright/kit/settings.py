@@ -11,8 +11,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CARTWRIGHT_", env_file=".env", extra="ignore")
 
+    # `production` refuses to start with the sandbox provider enabled, without
+    # `secret_key`, or with an admin key shorter than 32 characters.
+    environment: Literal["development", "production"] = "development"
     database_url: str = "sqlite:///cartwright.db"
     admin_key: str | None = None
+    # Derives order tokens and seals stored secrets (kit/crypto.py); at least 32 characters.
+    # Unset in development: a key generated once and kept beside the database file.
+    secret_key: str | None = None
+    # Earlier secret keys, comma-separated: what they made still verifies (rotation).
+    secret_key_previous: str | None = None
+    # The built-in sandbox payment provider (test tokens; never real money).
+    sandbox_enabled: bool = True
     # Pool size per API process (PostgreSQL only; SQLite uses one serialized connection).
     db_pool_size: int = 10
     # How long a payment result may stay unknown before the worker asks the provider.
@@ -36,6 +46,23 @@ class Settings(BaseSettings):
     # In-process sandbox provider: how long a `tok_timeout` authorization takes to answer.
     # Default: longer than `psp_timeout_s`, so the platform sees a timeout.
     sandbox_slow_response_s: float | None = None
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not serve real shoppers (empty when it may)."""
+        if self.environment != "production":
+            return []
+        problems = []
+        if self.sandbox_enabled:
+            problems.append(
+                "the sandbox payment provider is enabled (set CARTWRIGHT_SANDBOX_ENABLED=false)"
+            )
+        if not self.secret_key:
+            problems.append("CARTWRIGHT_SECRET_KEY is not set")
+        elif len(self.secret_key) < 32:
+            problems.append("CARTWRIGHT_SECRET_KEY is shorter than 32 characters")
+        if self.admin_key is not None and len(self.admin_key) < 32:
+            problems.append("CARTWRIGHT_ADMIN_KEY is shorter than 32 characters")
+        return problems
 
 
 @lru_cache(maxsize=1)

@@ -30,15 +30,12 @@ async def list_orders(
 async def get_order(
     request: Request, order_id: str, principal: Principal = Depends(caller)
 ) -> Response:
+    p = platform(request)
     if principal.is_publishable:
-        async with platform(request).db.connection() as conn:
-            body = await service.get_order(
-                conn,
-                order_id,
-                access_token=request.headers.get(ORDER_TOKEN_HEADER),
-                require_token=True,
-            )
-        return json_response(body)
+        token = request.headers.get(ORDER_TOKEN_HEADER)
+        async with p.db.connection() as conn:
+            await service.require_token_access(conn, p.secrets, order_id, token)
+            return json_response(await service.get_order(conn, order_id))
     principal.require(Scope.ORDERS_READ)
-    async with platform(request).db.connection() as conn:
+    async with p.db.connection() as conn:
         return json_response(await service.get_order(conn, order_id))

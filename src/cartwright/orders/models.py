@@ -21,7 +21,6 @@ orders = sa.Table(
         "subtotal", "discount", "shipping", "tax", "total", "amount_captured", "amount_refunded"
     ),
     sa.Column("next_action", Json, nullable=True),
-    sa.Column("access_token_hash", sa.String(64), nullable=False),
     *timestamps(),
 )
 

@@ -8,7 +8,7 @@ from cartwright.kit.db import Conn, Dialect, Row, Stmt, insert_rows_stmt, stmt
 ORDER_COLUMNS = (
     "number, id, cart_id, status, payment_status, fulfillment_status, currency, email,"
     " shipping_address, billing_address, shipping_method, subtotal, discount, shipping, tax,"
-    " total, amount_captured, amount_refunded, next_action, access_token_hash, created_at,"
+    " total, amount_captured, amount_refunded, next_action, created_at,"
     " updated_at"
 )
 
@@ -28,9 +28,9 @@ def insert_order_stmt(values: Sequence[object]) -> Stmt:
     return stmt(
         "INSERT INTO orders (number, id, cart_id, status, payment_status, fulfillment_status,"
         " currency, email, shipping_address, billing_address, shipping_method, subtotal,"
-        " discount, shipping, tax, total, amount_captured, next_action, access_token_hash,"
+        " discount, shipping, tax, total, amount_captured, next_action,"
         " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-        " $13, $14, $15, $16, $17, $18, $19, $20, $20)",
+        " $13, $14, $15, $16, $17, $18, $19, $19)",
         *values,
     )
 

@@ -7,8 +7,6 @@ an unknown provider answer). A declined payment places no order at all.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,6 +16,7 @@ import orjson
 
 from cartwright.events.service import Event
 from cartwright.kit import clock
+from cartwright.kit.crypto import SecretKeys
 from cartwright.kit.db import Conn, Database, Row, Stmt
 from cartwright.kit.errors import NotFound
 from cartwright.orders import repository
@@ -73,14 +72,29 @@ class NewOrder:
 ORDER_TOKEN_HEADER = "cartwright-order-token"
 
 
-async def require_token_access(conn: Conn, order_id: str, access_token: str | None) -> None:
+ORDER_TOKEN_PREFIX = "otok_"
+_ORDER_TOKEN_PURPOSE = "order-access"
+
+
+def order_token(keys: SecretKeys, order_id: str) -> str:
+    """The order's access token: an HMAC of its id under the server's secret key, so it is
+    stored nowhere and every process can recompute it (kit/crypto.py)."""
+    return ORDER_TOKEN_PREFIX + keys.derive(_ORDER_TOKEN_PURPOSE, order_id)
+
+
+def token_opens(keys: SecretKeys, order_id: str, access_token: str | None) -> bool:
+    if access_token is None or not access_token.startswith(ORDER_TOKEN_PREFIX):
+        return False
+    return keys.verify(_ORDER_TOKEN_PURPOSE, order_id, access_token[len(ORDER_TOKEN_PREFIX) :])
+
+
+async def require_token_access(
+    conn: Conn, keys: SecretKeys, order_id: str, access_token: str | None
+) -> None:
     """For a publishable key: the order opens only with its token; otherwise it is as
     good as missing (404), so order ids cannot be probed."""
-    await get_order(conn, order_id, access_token=access_token, require_token=True)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    if not token_opens(keys, order_id, access_token):
+        raise NotFound(f"No order {order_id}.")
 
 
 def _json(value: Any) -> Any:
@@ -201,7 +215,6 @@ def plan_placement(
     payment_status: str,
     amount_captured: int,
     next_action: dict[str, Any] | None,
-    access_token_hash: str,
 ) -> tuple[dict[str, Any], list[Event], list[Stmt]]:
     """The order as it will read, its events, and the writes that place it (for the
     caller's batch). `order.placed` when it is paid for, else `order.created` (the payment
@@ -226,7 +239,6 @@ def plan_placement(
         order.total,
         amount_captured,
         orjson.dumps(next_action).decode() if next_action else None,
-        access_token_hash,
         now,
     )
     row: dict[str, Any] = dict(zip(_ORDER_FIELDS, values, strict=True))
@@ -265,7 +277,6 @@ _ORDER_FIELDS = (
     "total",
     "amount_captured",
     "next_action",
-    "access_token_hash",
     "created_at",
 )
 
@@ -302,19 +313,10 @@ async def record_payment_outcome(
     return view, []
 
 
-async def get_order(
-    conn: Conn, order_id: str, *, access_token: str | None = None, require_token: bool = False
-) -> dict[str, Any]:
-    """The order; with `require_token`, only for the holder of its access token (a
-    publishable key), and a wrong or missing token looks exactly like a missing order."""
+async def get_order(conn: Conn, order_id: str) -> dict[str, Any]:
+    """The order (callers with a publishable key check `require_token_access` first)."""
     row = await repository.get_order(conn, order_id)
-    if row is None or (
-        require_token
-        and (
-            access_token is None
-            or not hmac.compare_digest(hash_token(access_token), row["access_token_hash"])
-        )
-    ):
+    if row is None:
         raise NotFound(f"No order {order_id}.")
     return present(row, await repository.lines_of(conn, [order_id]))
 

@@ -29,8 +29,8 @@ class AuthorizeRequest:
     payment_id: str  # also the idempotency key at the provider
     amount: int
     currency: str
-    token: str
-    capture: bool
+    token: str = field(repr=False)  # the shopper's payment token: never shown or logged
+    capture: bool = True
 
 
 @dataclass(frozen=True, slots=True)

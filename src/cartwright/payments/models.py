@@ -14,7 +14,6 @@ payments = sa.Table(
     sa.Column("currency", sa.String(3), nullable=False),
     *money_columns("amount", "amount_authorized", "amount_captured", "amount_refunded"),
     sa.Column("capture_method", sa.String(16), nullable=False),
-    sa.Column("token", sa.String(200), nullable=False),
     sa.Column("provider_reference", sa.String(200), nullable=True),
     sa.Column("failure_code", sa.String(64), nullable=True),
     sa.Column("failure_message", sa.String(500), nullable=True),

@@ -21,13 +21,12 @@ def insert_payment_stmt(
     currency: str,
     amount: int,
     capture_method: str,
-    token: str,
     now: datetime,
 ) -> Stmt:
     return stmt(
         "INSERT INTO payments (id, order_id, provider, status, currency, amount,"
-        " capture_method, token, created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        " capture_method, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
         payment_id,
         order_id,
         provider,
@@ -35,7 +34,6 @@ def insert_payment_stmt(
         currency,
         amount,
         capture_method,
-        token,
         now,
     )
 

@@ -144,10 +144,11 @@ def new_payment(
     provider: str,
     amount: int,
     currency: str,
-    token: str,
     capture_method: str,
 ) -> tuple[Payment, Stmt]:
-    """The payment recorded before the provider is asked (`processing`), and its insert."""
+    """The payment recorded before the provider is asked (`processing`), and its insert.
+    The shopper's payment token is not part of it: it goes to the provider and nowhere
+    else (nothing after the authorization needs it)."""
     now = clock.utcnow()
     payment = Payment(
         id=payment_id,
@@ -172,7 +173,6 @@ def new_payment(
         currency=currency,
         amount=amount,
         capture_method=capture_method,
-        token=token,
         now=now,
     )
 
@@ -241,7 +241,10 @@ class Gateway:
 
     @property
     def default_provider(self) -> str:
-        return next(iter(self._connectors))
+        """The provider new payments go to; `ProviderUnavailable` when none is enabled."""
+        for provider in self._connectors:
+            return provider
+        raise ProviderUnavailable("No payment provider is enabled; nothing was charged.")
 
     def connector(self, provider: str) -> PaymentConnector:
         return self._connectors[provider]

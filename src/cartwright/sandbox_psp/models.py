@@ -9,7 +9,8 @@ sandbox_psp_payments = sa.Table(
     metadata,
     sa.Column("idempotency_key", sa.String(255), primary_key=True),
     sa.Column("reference", sa.String(64), nullable=False),
-    sa.Column("token", sa.String(200), nullable=False),
+    # What the token did (a decline's reason); the token itself is never kept.
+    sa.Column("decline_code", sa.String(64), nullable=True),
     sa.Column("amount", sa.BigInteger, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("status", sa.String(24), nullable=False),

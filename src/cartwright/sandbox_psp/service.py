@@ -22,7 +22,7 @@ from typing import Any
 from cartwright.kit import clock, ids
 from cartwright.kit.db import Database, Row
 
-_COLUMNS = "reference, token, amount, currency, status, amount_captured"
+_COLUMNS = "reference, decline_code, amount, currency, status, amount_captured"
 
 
 class SandboxServerError(Exception):
@@ -43,13 +43,16 @@ class SandboxProvider:
     ) -> dict[str, Any]:
         if token == "tok_processing_error":
             raise SandboxServerError("500 Internal Server Error")
+        decline_code = None
         if token in DECLINES or token not in KNOWN_TOKENS:
             status = "declined"
+            decline_code = DECLINES.get(token, "invalid_token")
         elif token == "tok_3ds_required":
             status = "requires_action"
         else:
             status = "captured" if capture else "authorized"
-        row = await self._insert(idempotency_key, token, amount, currency, status, capture)
+        # Like a real provider's, its books keep what the token did, never the token.
+        row = await self._insert(idempotency_key, decline_code, amount, currency, status, capture)
         if token == "tok_timeout":
             await asyncio.sleep(self.slow_response_s)
         return self._wire(row)
@@ -74,8 +77,8 @@ class SandboxProvider:
         late authorization with that key can no longer charge."""
         async with self._db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO sandbox_psp_payments (idempotency_key, reference, token, amount,"
-                " currency, status, created_at) VALUES ($1, $2, '', 0, 'XXX', 'canceled', $3)"
+                "INSERT INTO sandbox_psp_payments (idempotency_key, reference, amount,"
+                " currency, status, created_at) VALUES ($1, $2, 0, 'XXX', 'canceled', $3)"
                 " ON CONFLICT (idempotency_key) DO UPDATE SET status = 'canceled'"
                 " WHERE sandbox_psp_payments.status IN ('requires_action', 'authorized')",
                 idempotency_key,
@@ -91,7 +94,13 @@ class SandboxProvider:
             )
 
     async def _insert(
-        self, key: str, token: str, amount: int, currency: str, status: str, capture: bool
+        self,
+        key: str,
+        decline_code: str | None,
+        amount: int,
+        currency: str,
+        status: str,
+        capture: bool,
     ) -> Row:
         # For a 3-D Secure payment `amount_captured` records the capture asked for, applied
         # when the challenge is passed.
@@ -99,13 +108,13 @@ class SandboxProvider:
         captured = amount if capture and status in ("captured", "requires_action") else 0
         async with self._db.connection() as conn:
             row = await conn.fetchrow(
-                "INSERT INTO sandbox_psp_payments (idempotency_key, reference, token, amount,"
-                " currency, status, amount_captured, created_at)"
+                "INSERT INTO sandbox_psp_payments (idempotency_key, reference, decline_code,"
+                " amount, currency, status, amount_captured, created_at)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING"
                 f" RETURNING {_COLUMNS}",
                 key,
                 ids.new_id("sbx"),
-                token,
+                decline_code,
                 amount,
                 currency,
                 status,
@@ -131,7 +140,7 @@ class SandboxProvider:
             "currency": row["currency"],
         }
         if status == "declined":
-            body["decline_code"] = DECLINES.get(row["token"], "invalid_token")
+            body["decline_code"] = row["decline_code"] or "invalid_token"
         if status == "requires_action":
             body["next_action"] = {
                 "type": "three_d_secure",

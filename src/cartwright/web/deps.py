@@ -9,6 +9,7 @@ from fastapi import Request
 
 from cartwright.access.scopes import Scope
 from cartwright.access.service import Principal
+from cartwright.kit import context
 from cartwright.kit.errors import ValidationFailed
 from cartwright.platform import Platform
 
@@ -20,6 +21,9 @@ def platform(request: Request) -> Platform:
 async def caller(request: Request) -> Principal:
     principal = await platform(request).keys.authenticate(request.headers.get("authorization"))
     request.state.principal = principal
+    info = context.current()
+    if info is not None:
+        info.actor_key_id = principal.key_id
     return principal
 
 

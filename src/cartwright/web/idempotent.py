@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from cartwright.idempotency import service as idempotency
+from cartwright.kit.crypto import is_sealed
 from cartwright.kit.db import Conn
 from cartwright.kit.errors import AppError, ValidationFailed
 from cartwright.web.deps import platform
@@ -20,8 +22,18 @@ Work = Callable[[Conn], Awaitable[tuple[int, Any]]]
 REPLAYED = {"Idempotent-Replayed": "true"}
 
 
+# Stored answers that hold a secret the caller sees once (a new API key) are sealed with
+# the server's secret key (kit/crypto.py) under this purpose.
+SEALED_PURPOSE = "idempotent-answer"
+# A route is stored as "<method> <path>"; a longer path by its digest, so any path fits.
+MAX_STORED_PATH = 200
+
+
 def route_of(request: Request) -> str:
-    return f"{request.method} {request.url.path}"
+    path = request.url.path
+    if len(path) > MAX_STORED_PATH:
+        path = "sha256:" + hashlib.sha256(path.encode()).hexdigest()
+    return f"{request.method} {path}"
 
 
 def claim_for(request: Request, *, required: bool = False) -> idempotency.Claim | None:
@@ -42,8 +54,11 @@ def replay_headers(status: int) -> dict[str, str]:
     return {**REPLAYED, "Retry-After": "5"} if status == 503 else dict(REPLAYED)
 
 
-def replay(stored: idempotency.StoredResponse) -> Response:
-    return raw_json_response(stored.body, stored.status, replay_headers(stored.status))
+def replay(request: Request, stored: idempotency.StoredResponse) -> Response:
+    body = stored.body
+    if is_sealed(body):
+        body = platform(request).secrets.open(SEALED_PURPOSE, body.decode())
+    return raw_json_response(body, stored.status, replay_headers(stored.status))
 
 
 async def store_failure(request: Request, claim: idempotency.Claim, err: AppError) -> None:
@@ -54,7 +69,10 @@ async def store_failure(request: Request, claim: idempotency.Claim, err: AppErro
         await idempotency.store_outcome(conn, claim, err.status, orjson.dumps(err.problem()))
 
 
-async def run_idempotent(request: Request, work: Work, *, required: bool = False) -> Response:
+async def run_idempotent(
+    request: Request, work: Work, *, required: bool = False, sealed: bool = False
+) -> Response:
+    """`sealed`: the answer carries a secret shown once; it is stored encrypted."""
     claim = claim_for(request, required=required)
     db = platform(request).db
     if claim is None:
@@ -65,10 +83,13 @@ async def run_idempotent(request: Request, work: Work, *, required: bool = False
         async with db.transaction() as conn:
             stored = await idempotency.claim(conn, claim)
             if stored is not None:
-                return replay(stored)
+                return replay(request, stored)
             status, body = await work(conn)
             payload = orjson.dumps(body)
-            await idempotency.complete(conn, claim, status, payload)
+            kept = payload
+            if sealed:
+                kept = platform(request).secrets.seal(SEALED_PURPOSE, payload).encode()
+            await idempotency.complete(conn, claim, status, kept)
     except AppError as err:
         await store_failure(request, claim, err)
         raise
@@ -92,7 +113,7 @@ async def run_idempotent_steps(request: Request, operation: Operation) -> Respon
     async with db.transaction() as conn:
         stored = await idempotency.claim(conn, claim, abandoned_after=ABANDONED_AFTER)
     if stored is not None:
-        return replay(stored)
+        return replay(request, stored)
     try:
         status, body = await operation()
     except AppError as err:

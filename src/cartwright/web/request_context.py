@@ -1,17 +1,23 @@
-"""Give every request an id: `Request-Id` on every answer, `request_id` in logs and in
-every problem body (`cartwright.app` adds it there), the audit log's `request_id`.
+"""Give every request an id, and log one line when it is answered.
 
+`Request-Id` is on every answer and `request_id` in every problem body (`kit.errors`) and
+in the audit log. The line per request names the route template, the status, the time
+taken and the key's id (never the key); the logger's redactor scrubs the path and query.
 A pure ASGI middleware (no per-request task or body copy), first in the stack so even the
 answers of other middleware carry the header.
 """
 
 from __future__ import annotations
 
+import time
+
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cartwright.kit import context
 
 HEADER = b"request-id"
+log = structlog.get_logger("cartwright.request")
 
 
 class RequestContext:
@@ -22,13 +28,33 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         client = scope.get("client")
         info = context.begin(client_address=client[0] if client else None)
         header = (HEADER, info.request_id.encode())
+        status = 500
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            query = scope.get("query_string", b"")
+            log.info(
+                "request",
+                request_id=info.request_id,
+                method=scope["method"],
+                route=getattr(route, "path", None),
+                path=scope["path"],
+                query=query.decode("latin-1") if query else None,
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                key_id=info.actor_key_id,
+                client=info.client_address,
+            )
