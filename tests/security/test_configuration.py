@@ -135,6 +135,11 @@ async def _token_opens(base_url: str, order_id: str, token: str) -> bool:
     return response.status_code == 200
 
 
+def _assert_key_file_kept(database: Path, log: Path) -> None:
+    assert Path(f"{database}.secret-key").stat().st_mode & 0o777 == 0o600
+    assert "CARTWRIGHT_SECRET_KEY is not set" in log.read_text()
+
+
 async def test_the_generated_development_key_is_kept_beside_the_database(tmp_path: Path) -> None:
     database = tmp_path / "dev.db"
     url = f"sqlite:///{database}"
@@ -145,9 +150,7 @@ async def test_the_generated_development_key_is_kept_beside_the_database(tmp_pat
         order_id, token = await _place_order(server.base_url)
     finally:
         server.stop()
-    key_file = Path(f"{database}.secret-key")
-    assert key_file.stat().st_mode & 0o777 == 0o600
-    assert "CARTWRIGHT_SECRET_KEY is not set" in (tmp_path / "first.log").read_text()
+    _assert_key_file_kept(database, tmp_path / "first.log")
     again = start_server(url, tmp_path / "second.log", extra_env=env)
     try:
         assert await _token_opens(again.base_url, order_id, token)

@@ -97,10 +97,14 @@ def configure_logging(level: str = "info", *, secrets: Iterable[str | None] = ()
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # One line per request comes from web.request_context, with the request id.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False
     # Alembic's plugin set-up chatter is noise; which migrations ran is worth seeing.
     logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
     logging.getLogger("alembic.runtime.migration").setLevel(numeric)
