@@ -18,8 +18,9 @@ BIN = Path(sys.executable).parent
         ["ruff", "check", "src", "tests", "bench"],
         ["ruff", "format", "--check", "src", "tests", "bench"],
         ["mypy"],
+        ["lint-imports"],
     ],
-    ids=["ruff-check", "ruff-format", "mypy-strict"],
+    ids=["ruff-check", "ruff-format", "mypy-strict", "import-tree"],
 )
 def test_code_quality(command: list[str]) -> None:
     result = subprocess.run(

@@ -101,3 +101,25 @@ def test_has_prefix() -> None:
     assert not has_prefix("cartabc", "cart")
     assert not has_prefix("ord_abc", "cart")
     assert not has_prefix("", "cart")
+
+
+def test_a_forked_process_hands_out_ids_of_its_own() -> None:
+    import os
+
+    from cartwright.kit import ids as ids_module
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.close(read_end)
+        os.write(write_end, ",".join(ids_module.new_id("x") for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write_end)
+    parent = {ids_module.new_id("x") for _ in range(50)}
+    with os.fdopen(read_end) as pipe:
+        child = set(pipe.read().split(","))
+    os.waitpid(pid, 0)
+    assert len(child) == 50
+    # Same millisecond or not, the random parts differ: no id is handed out twice.
+    assert not parent & child
+    assert {i[-16:] for i in parent}.isdisjoint({i[-16:] for i in child})

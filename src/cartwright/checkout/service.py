@@ -37,12 +37,11 @@ from cartwright.events import service as events
 from cartwright.idempotency import service as idempotency
 from cartwright.inventory import service as inventory
 from cartwright.inventory.errors import InsufficientStock
-from cartwright.kit import clock, ids
+from cartwright.kit import clock, ids, metrics
 from cartwright.kit.db import Conn, Deadlock, GuardFailed, Row, Stmt, UniqueViolation, guarded
 from cartwright.kit.errors import AppError, NotFound, ProviderUnavailable
 from cartwright.kit.failpoints import failpoint
 from cartwright.kit.settings import Settings
-from cartwright.ops import metrics
 from cartwright.orders import service as orders
 from cartwright.orders.service import NewOrder, NewOrderLine
 from cartwright.payments import service as payments

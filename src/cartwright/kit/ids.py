@@ -7,6 +7,7 @@ unguessable (carts, keys): 130 random bits and nothing else.
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 import time
@@ -35,6 +36,14 @@ def _base32(value: int, length: int) -> str:
 # Time-ordered ids are not secrets: they need uniqueness, not unpredictability, so their
 # random part comes from a fast PRNG seeded by the OS (one per process), not a syscall each.
 _fast_random = random.Random(secrets.randbits(128))
+
+
+def _reseed() -> None:
+    _fast_random.seed(secrets.randbits(128))
+
+
+# A forked child would otherwise continue its parent's sequence and hand out its ids.
+os.register_at_fork(after_in_child=_reseed)
 
 
 def new_id(prefix: str) -> str:

@@ -20,10 +20,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
 from cartwright.events.service import Event
-from cartwright.kit import clock
+from cartwright.kit import clock, metrics
 from cartwright.kit.db import Conn, Row, Stmt
 from cartwright.kit.errors import NotFound, ProviderUnavailable
-from cartwright.ops import metrics
 from cartwright.payments import repository
 from cartwright.payments.connector import (
     AuthorizeRequest,

@@ -1,5 +1,8 @@
-"""Prometheus metrics for the checkout SLIs. Multiprocess-safe when
-`PROMETHEUS_MULTIPROC_DIR` is set (`cartwright serve --workers N` sets it)."""
+"""The platform's metrics, where every module can record what happened without
+importing `ops` (which serves them on `/metrics`, and may import any module).
+
+Prometheus metrics for the checkout SLIs. Multiprocess-safe when `PROMETHEUS_MULTIPROC_DIR`
+is set (`cartwright serve --workers N` sets it)."""
 
 from __future__ import annotations
 
