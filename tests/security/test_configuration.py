@@ -158,7 +158,16 @@ async def test_the_generated_development_key_is_kept_beside_the_database(tmp_pat
         again.stop()
 
 
-async def test_order_tokens_survive_a_key_rotation_until_the_old_key_is_dropped(
+MINT = {"type": "secret", "name": "rotation", "scopes": ["orders:read"]}
+
+
+async def _mint_key(base_url: str, idempotency_key: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}", "Idempotency-Key": idempotency_key}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers) as admin:
+        return await admin.post("/v1/api-keys", json=MINT)
+
+
+async def test_tokens_and_sealed_answers_survive_a_key_rotation_until_the_old_key_goes(
     tmp_path: Path,
 ) -> None:
     url = f"sqlite:///{tmp_path / 'rotation.db'}"
@@ -167,6 +176,8 @@ async def test_order_tokens_survive_a_key_rotation_until_the_old_key_is_dropped(
     first = start_server(url, tmp_path / "a.log", extra_env={"CARTWRIGHT_SECRET_KEY": old})
     try:
         order_id, token = await _place_order(first.base_url)
+        minted = await _mint_key(first.base_url, "rotation-key")
+        assert minted.status_code == 201
     finally:
         first.stop()
     rotated = start_server(
@@ -176,10 +187,17 @@ async def test_order_tokens_survive_a_key_rotation_until_the_old_key_is_dropped(
     )
     try:
         assert await _token_opens(rotated.base_url, order_id, token)
+        replayed = await _mint_key(rotated.base_url, "rotation-key")
+        assert replayed.headers["idempotent-replayed"] == "true"
+        assert replayed.json()["key"] == minted.json()["key"]
     finally:
         rotated.stop()
     dropped = start_server(url, tmp_path / "c.log", extra_env={"CARTWRIGHT_SECRET_KEY": new})
     try:
         assert not await _token_opens(dropped.base_url, order_id, token)
+        unreadable = await _mint_key(dropped.base_url, "rotation-key")
+        assert unreadable.status_code == 409, unreadable.text
+        assert unreadable.json()["code"] == "idempotent_answer_unavailable"
+        assert minted.json()["key"] not in unreadable.text
     finally:
         dropped.stop()

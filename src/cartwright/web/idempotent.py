@@ -12,7 +12,8 @@ from fastapi import Request
 from starlette.responses import Response
 
 from cartwright.idempotency import service as idempotency
-from cartwright.kit.crypto import is_sealed
+from cartwright.idempotency.errors import StoredAnswerSealed
+from cartwright.kit.crypto import SecretKeyError, is_sealed
 from cartwright.kit.db import Conn
 from cartwright.kit.errors import AppError, ValidationFailed
 from cartwright.web.deps import platform
@@ -57,7 +58,13 @@ def replay_headers(status: int) -> dict[str, str]:
 def replay(request: Request, stored: idempotency.StoredResponse) -> Response:
     body = stored.body
     if is_sealed(body):
-        body = platform(request).secrets.open(SEALED_PURPOSE, body.decode())
+        try:
+            body = platform(request).secrets.open(SEALED_PURPOSE, body.decode())
+        except SecretKeyError:
+            raise StoredAnswerSealed(
+                "This request already ran; its answer was sealed with a secret key that is"
+                " no longer configured, so it cannot be shown again."
+            ) from None
     return raw_json_response(body, stored.status, replay_headers(stored.status))
 
 
