@@ -41,7 +41,7 @@ from cartwright.ops.api import router as ops_router
 from cartwright.ops.logging import configure_logging
 from cartwright.orders.api import router as orders_router
 from cartwright.platform import Platform
-from cartwright.web.body import DOC_SCHEMAS
+from cartwright.web import openapi as openapi_doc
 from cartwright.web.guard import RejectNul
 from cartwright.web.request_context import RequestContext
 from cartwright.web.responses import json_response
@@ -168,6 +168,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        # Operation ids are the route functions' names: `checkout`, `get_order`, ... (the
+        # document's links name them).
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.platform = platform
     app.add_exception_handler(AppError, _app_error)
@@ -199,12 +202,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
                 description=app.description,
                 routes=app.routes,
             )
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(DOC_SCHEMAS)
-            schema["components"]["securitySchemes"] = {
-                "bearer": {"type": "http", "scheme": "bearer"}
-            }
-            schema["security"] = [{"bearer": []}]
+            openapi_doc.finish(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -201,7 +201,7 @@ async def test_secret_key_with_orders_read_reads_orders_only(admin: httpx.AsyncC
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"type": "secret", "name": "x", "scopes": ["orders:read", "root"]}, "scopes"),
+        ({"type": "secret", "name": "x", "scopes": ["orders:read", "root"]}, "scopes[1]"),
         ({"type": "publishable", "name": "x", "scopes": ["orders:read"]}, "scopes"),
         ({"type": "publishable", "name": "x", "scopes": ["api_keys:write"]}, "scopes"),
         ({"type": "admin", "name": "x"}, "type"),

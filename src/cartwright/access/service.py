@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -115,7 +115,7 @@ def _validate_scopes(key_type: KeyType, scopes: Iterable[str] | None) -> list[st
 
 
 async def create_key(
-    conn: Conn, *, key_type: KeyType, name: str, scopes: list[str] | None
+    conn: Conn, *, key_type: KeyType, name: str, scopes: Sequence[str] | None
 ) -> dict[str, Any]:
     """Create a key; the returned `key` is the only time the secret is shown."""
     granted = _validate_scopes(key_type, scopes)

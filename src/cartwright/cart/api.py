@@ -6,18 +6,41 @@ from starlette.responses import Response
 from cartwright.access.scopes import Scope
 from cartwright.access.service import Principal
 from cartwright.cart import service
-from cartwright.cart.schemas import CartIn, CartUpdate, LineIn, LineUpdate
+from cartwright.cart.errors import CartClosed
+from cartwright.cart.schemas import CartIn, CartOut, CartUpdate, LineIn, LineUpdate, ShippingMethods
 from cartwright.kit.db import Conn
-from cartwright.web.body import body_doc, json_body
+from cartwright.web.body import json_body
 from cartwright.web.deps import platform, requires
 from cartwright.web.idempotent import run_idempotent
+from cartwright.web.openapi import operation
 from cartwright.web.responses import json_response
 
 router = APIRouter(prefix="/v1", tags=["cart"])
 storefront = requires(Scope.CARTS_WRITE)
+_CART = {"cart_id": "$response.body#/id"}
+# OpenAPI links: where a client goes from a cart (the path to an order).
+CART_LINKS = {
+    "GetCart": {"operationId": "get_cart", "parameters": _CART},
+    "AddLine": {"operationId": "add_line", "parameters": _CART},
+    "UpdateCart": {"operationId": "update_cart", "parameters": _CART},
+    "ShippingMethods": {"operationId": "shipping_methods", "parameters": _CART},
+    "Checkout": {"operationId": "checkout", "parameters": _CART},
+}
+_LINE = {**_CART, "line_id": "$response.body#/lines/0/id"}
+LINE_LINKS = {
+    **CART_LINKS,
+    "ChangeLine": {"operationId": "change_line", "parameters": _LINE},
+    "RemoveLine": {"operationId": "remove_line", "parameters": _LINE},
+}
 
 
-@router.post("/carts", status_code=201, openapi_extra=body_doc(CartIn))
+@router.post(
+    "/carts",
+    status_code=201,
+    openapi_extra=operation(
+        ok={201: CartOut}, body=CartIn, idempotency="optional", links={201: CART_LINKS}
+    ),
+)
 async def create_cart(
     request: Request,
     _: Principal = Depends(storefront),
@@ -31,14 +54,17 @@ async def create_cart(
     return await run_idempotent(request, work)
 
 
-@router.get("/carts/{cart_id}")
+@router.get("/carts/{cart_id}", openapi_extra=operation(ok={200: CartOut}))
 async def get_cart(request: Request, cart_id: str, _: Principal = Depends(storefront)) -> Response:
     p = platform(request)
     async with p.db.connection() as conn:
         return json_response(await service.get_cart(conn, p.pricing, cart_id))
 
 
-@router.patch("/carts/{cart_id}", openapi_extra=body_doc(CartUpdate))
+@router.patch(
+    "/carts/{cart_id}",
+    openapi_extra=operation(ok={200: CartOut}, body=CartUpdate, problems=[CartClosed]),
+)
 async def update_cart(
     request: Request,
     cart_id: str,
@@ -50,7 +76,16 @@ async def update_cart(
         return json_response(await service.update_cart(conn, p.pricing, cart_id, data))
 
 
-@router.post("/carts/{cart_id}/lines", openapi_extra=body_doc(LineIn))
+@router.post(
+    "/carts/{cart_id}/lines",
+    openapi_extra=operation(
+        ok={200: CartOut},
+        body=LineIn,
+        problems=[CartClosed],
+        idempotency="optional",
+        links={200: LINE_LINKS},
+    ),
+)
 async def add_line(
     request: Request,
     cart_id: str,
@@ -65,7 +100,10 @@ async def add_line(
     return await run_idempotent(request, work)
 
 
-@router.patch("/carts/{cart_id}/lines/{line_id}", openapi_extra=body_doc(LineUpdate))
+@router.patch(
+    "/carts/{cart_id}/lines/{line_id}",
+    openapi_extra=operation(ok={200: CartOut}, body=LineUpdate, problems=[CartClosed]),
+)
 async def change_line(
     request: Request,
     cart_id: str,
@@ -79,7 +117,10 @@ async def change_line(
     return json_response(body)
 
 
-@router.delete("/carts/{cart_id}/lines/{line_id}")
+@router.delete(
+    "/carts/{cart_id}/lines/{line_id}",
+    openapi_extra=operation(ok={200: CartOut}, problems=[CartClosed]),
+)
 async def remove_line(
     request: Request, cart_id: str, line_id: str, _: Principal = Depends(storefront)
 ) -> Response:
@@ -88,7 +129,7 @@ async def remove_line(
         return json_response(await service.remove_line(conn, p.pricing, cart_id, line_id))
 
 
-@router.get("/carts/{cart_id}/shipping-methods")
+@router.get("/carts/{cart_id}/shipping-methods", openapi_extra=operation(ok={200: ShippingMethods}))
 async def shipping_methods(
     request: Request, cart_id: str, _: Principal = Depends(storefront)
 ) -> Response:

@@ -1,40 +1,37 @@
 from __future__ import annotations
 
+from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictInt, StringConstraints, field_validator
+from pydantic import BaseModel, Field
 
 from cartwright.catalog.schemas import Sku
-from cartwright.kit.countries import is_country
-from cartwright.kit.fields import CurrencyCode
+from cartwright.kit.fields import (
+    CountryCode,
+    CurrencyCode,
+    Email,
+    Integer,
+    MoneyOut,
+    optional_text,
+    text,
+)
 
-Email = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-]
 
-
-def _text(max_length: int) -> type[str]:
-    return Annotated[  # type: ignore[return-value]
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
-    ]
+class CartStatus(StrEnum):
+    OPEN = "open"
+    CHECKING_OUT = "checking_out"
+    COMPLETED = "completed"
 
 
 class AddressIn(BaseModel):
-    name: _text(200)  # type: ignore[valid-type]
-    line1: _text(200)  # type: ignore[valid-type]
-    line2: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
-    city: _text(100)  # type: ignore[valid-type]
-    postal_code: _text(20)  # type: ignore[valid-type]
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-    region: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
-
-    @field_validator("country")
-    @classmethod
-    def assigned_country(cls, value: str) -> str:
-        if not is_country(value):
-            raise ValueError("must be an assigned ISO 3166-1 alpha-2 country code, e.g. DE")
-        return value
+    name: Annotated[str, text(200)]
+    line1: Annotated[str, text(200)]
+    line2: Annotated[str, optional_text(200)] | None = None
+    city: Annotated[str, text(100)]
+    postal_code: Annotated[str, text(20)]
+    country: CountryCode
+    region: Annotated[str, optional_text(100)] | None = None
 
 
 class CartIn(BaseModel):
@@ -48,11 +45,11 @@ MAX_LINE_QUANTITY = 10_000
 
 class LineIn(BaseModel):
     sku: Sku
-    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_LINE_QUANTITY)]
+    quantity: Annotated[Integer, Field(ge=1, le=MAX_LINE_QUANTITY)]
 
 
 class LineUpdate(BaseModel):
-    quantity: Annotated[StrictInt, Field(ge=0, le=MAX_LINE_QUANTITY)]
+    quantity: Annotated[Integer, Field(ge=0, le=MAX_LINE_QUANTITY)]
 
 
 class CartUpdate(BaseModel):
@@ -61,4 +58,58 @@ class CartUpdate(BaseModel):
     email: Email | None = None
     shipping_address: AddressIn | None = None
     billing_address: AddressIn | None = None
-    shipping_method: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    shipping_method: Annotated[str, text(64)] | None = None
+
+
+class AddressOut(BaseModel):
+    name: str
+    line1: str
+    line2: str | None = None
+    city: str
+    postal_code: str
+    country: str
+    region: str | None = None
+
+
+class CartLineOut(BaseModel):
+    id: str
+    sku: str
+    variant_id: str | None
+    title: str
+    quantity: int
+    unit_price: MoneyOut | None
+    total: MoneyOut | None
+    tax: MoneyOut | None
+
+
+class CartTotals(BaseModel):
+    subtotal: MoneyOut | None
+    discount: MoneyOut | None
+    shipping: MoneyOut | None
+    tax: MoneyOut | None
+    total: MoneyOut | None
+
+
+class CartOut(BaseModel):
+    id: str
+    status: CartStatus
+    currency: str
+    email: str | None
+    lines: list[CartLineOut]
+    shipping_address: AddressOut | None
+    billing_address: AddressOut | None
+    shipping_method: str | None
+    totals: CartTotals
+    order_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ShippingMethodOut(BaseModel):
+    code: str
+    title: str
+    price: MoneyOut
+
+
+class ShippingMethods(BaseModel):
+    data: list[ShippingMethodOut]

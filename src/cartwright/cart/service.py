@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -19,6 +18,7 @@ import orjson
 from cartwright.cart import repository
 from cartwright.cart.errors import CartClosed, CartNotReady
 from cartwright.cart.schemas import MAX_LINE_QUANTITY, CartIn, CartUpdate, LineIn
+from cartwright.cart.schemas import CartStatus as CartStatus  # re-exported: the saga reads it
 from cartwright.catalog import service as catalog
 from cartwright.kit import clock, ids
 from cartwright.kit.db import Conn, Row, Stmt
@@ -32,12 +32,6 @@ class Pricing:
 
     prices: catalog.PriceBook
     providers: Providers
-
-
-class CartStatus(StrEnum):
-    OPEN = "open"
-    CHECKING_OUT = "checking_out"
-    COMPLETED = "completed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,18 +6,27 @@ from starlette.responses import Response
 from cartwright.access.scopes import Scope
 from cartwright.access.service import Principal
 from cartwright.catalog import service
-from cartwright.catalog.schemas import ProductIn
+from cartwright.catalog.errors import SkuTaken
+from cartwright.catalog.schemas import ProductIn, ProductOut, ProductPage
 from cartwright.kit.db import Conn
 from cartwright.kit.errors import ValidationFailed
-from cartwright.web.body import body_doc, json_body
+from cartwright.kit.fields import NO_NUL
+from cartwright.web.body import json_body
 from cartwright.web.deps import Page, page, platform, requires
 from cartwright.web.idempotent import run_idempotent
+from cartwright.web.openapi import LIST_PARAMS, operation, query
 from cartwright.web.responses import json_response
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
 
-@router.post("/products", status_code=201, openapi_extra=body_doc(ProductIn))
+@router.post(
+    "/products",
+    status_code=201,
+    openapi_extra=operation(
+        ok={201: ProductOut}, body=ProductIn, problems=[SkuTaken], idempotency="optional"
+    ),
+)
 async def create_product(
     request: Request,
     _: Principal = Depends(requires(Scope.CATALOG_WRITE)),
@@ -29,7 +38,19 @@ async def create_product(
     return await run_idempotent(request, work)
 
 
-@router.get("/products")
+@router.get(
+    "/products",
+    openapi_extra=operation(
+        ok={200: ProductPage},
+        params=[
+            *LIST_PARAMS,
+            query(
+                "q", {"type": "string", "maxLength": 200, "pattern": NO_NUL}, "Words in the title."
+            ),
+        ],
+        problems=[ValidationFailed],
+    ),
+)
 async def list_products(
     request: Request,
     _: Principal = Depends(requires(Scope.CATALOG_READ)),
@@ -45,7 +66,7 @@ async def list_products(
     return json_response(body)
 
 
-@router.get("/products/{product_id}")
+@router.get("/products/{product_id}", openapi_extra=operation(ok={200: ProductOut}))
 async def get_product(
     request: Request, product_id: str, _: Principal = Depends(requires(Scope.CATALOG_READ))
 ) -> Response:

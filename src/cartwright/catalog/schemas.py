@@ -1,26 +1,27 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictInt, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from cartwright.kit.fields import CurrencyCode
+from cartwright.kit.fields import CurrencyCode, Integer, ListPage, MoneyOut, optional_text, text
 
 Sku = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:/-]+$")
 ]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Title = Annotated[str, text(500)]
 
 
 class MoneyIn(BaseModel):
-    amount: Annotated[StrictInt, Field(ge=0, le=10**12)]
+    amount: Annotated[Integer, Field(ge=0, le=10**12)]
     currency: CurrencyCode
 
 
 class VariantIn(BaseModel):
     sku: Sku
     title: Title | None = None
-    weight_grams: Annotated[StrictInt, Field(ge=0, le=10**9)] | None = None
+    weight_grams: Annotated[Integer, Field(ge=0, le=10**9)] | None = None
     prices: Annotated[list[MoneyIn], Field(min_length=1, max_length=50)]
 
     @field_validator("prices")
@@ -33,7 +34,7 @@ class VariantIn(BaseModel):
 
 class ProductIn(BaseModel):
     title: Title
-    description: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    description: Annotated[str, optional_text(20_000)] | None = None
     variants: Annotated[list[VariantIn], Field(min_length=1, max_length=100)]
 
     @field_validator("variants")
@@ -42,3 +43,24 @@ class ProductIn(BaseModel):
         if len({v.sku for v in value}) != len(value):
             raise ValueError("each SKU may appear once")
         return value
+
+
+class VariantOut(BaseModel):
+    id: str
+    sku: str
+    title: str | None
+    weight_grams: int | None
+    prices: list[MoneyOut]
+
+
+class ProductOut(BaseModel):
+    id: str
+    title: str
+    description: str | None
+    variants: list[VariantOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductPage(ListPage):
+    data: list[ProductOut]

@@ -5,30 +5,53 @@ from starlette.responses import Response
 
 from cartwright.access.scopes import Scope
 from cartwright.access.service import Principal
+from cartwright.cart.errors import CartChanging, CartClosed, CartNotReady
 from cartwright.checkout import service
 from cartwright.checkout.schemas import CheckoutIn
+from cartwright.inventory.errors import InsufficientStock
+from cartwright.kit.errors import ProviderUnavailable
 from cartwright.orders import service as orders
-from cartwright.web.body import body_doc, json_body
+from cartwright.orders.schemas import OrderOut, PlacedOrderOut
+from cartwright.payments.errors import PaymentDeclined
+from cartwright.web.body import json_body
 from cartwright.web.deps import caller, platform, requires
 from cartwright.web.idempotent import claim_for, replay_headers, run_idempotent_steps
+from cartwright.web.openapi import ORDER_TOKEN, operation
 from cartwright.web.responses import raw_json_response
 
 router = APIRouter(prefix="/v1", tags=["checkout"])
 
 
+_ORDER = {"order_id": "$response.body#/id"}
+_ORDER_LINKS = {
+    "GetOrder": {
+        "operationId": "get_order",
+        "parameters": {**_ORDER, "header.Cartwright-Order-Token": "$response.body#/access_token"},
+    },
+    "ConfirmPayment": {
+        "operationId": "confirm_payment",
+        "parameters": {**_ORDER, "header.Cartwright-Order-Token": "$response.body#/access_token"},
+    },
+}
+
+
 @router.post(
     "/carts/{cart_id}/checkout",
     status_code=201,
-    openapi_extra=body_doc(CheckoutIn),
-    responses={
-        202: {"description": "Order placed; payment pending or needs 3-D Secure"},
-        402: {"description": "payment_declined"},
-        409: {
-            "description": "insufficient_stock, cart_not_ready, cart_closed, cart_changed,"
-            " idempotency_key_in_use"
-        },
-        503: {"description": "provider_unavailable (stored); service_unavailable (retry)"},
-    },
+    openapi_extra=operation(
+        ok={201: PlacedOrderOut, 202: PlacedOrderOut},
+        body=CheckoutIn,
+        idempotency="required",
+        problems=[
+            PaymentDeclined,
+            InsufficientStock,
+            CartNotReady,
+            CartClosed,
+            CartChanging,
+            ProviderUnavailable,
+        ],
+        links={201: _ORDER_LINKS, 202: _ORDER_LINKS},
+    ),
 )
 async def checkout(
     request: Request,
@@ -46,7 +69,16 @@ async def checkout(
     return raw_json_response(service.with_order_token(p, answer), answer.status, headers)
 
 
-@router.post("/orders/{order_id}/payment/confirm", tags=["orders"])
+@router.post(
+    "/orders/{order_id}/payment/confirm",
+    tags=["orders"],
+    openapi_extra=operation(
+        ok={200: OrderOut},
+        params=[ORDER_TOKEN],
+        idempotency="optional",
+        problems=[ProviderUnavailable],
+    ),
+)
 async def confirm_payment(
     request: Request, order_id: str, principal: Principal = Depends(caller)
 ) -> Response:

@@ -7,16 +7,17 @@ from cartwright.access.scopes import Scope
 from cartwright.access.service import Principal
 from cartwright.catalog import service as catalog
 from cartwright.inventory import service
-from cartwright.inventory.schemas import StockIn
+from cartwright.inventory.schemas import StockIn, StockOut
 from cartwright.kit.errors import NotFound
-from cartwright.web.body import body_doc, json_body
+from cartwright.web.body import json_body
 from cartwright.web.deps import platform, requires
+from cartwright.web.openapi import operation
 from cartwright.web.responses import json_response
 
 router = APIRouter(prefix="/v1", tags=["inventory"])
 
 
-@router.put("/inventory/{sku}", openapi_extra=body_doc(StockIn))
+@router.put("/inventory/{sku}", openapi_extra=operation(ok={200: StockOut}, body=StockIn))
 async def set_stock(
     request: Request,
     sku: str,
@@ -29,7 +30,7 @@ async def set_stock(
         return json_response(await service.set_on_hand(conn, sku, data.on_hand))
 
 
-@router.get("/inventory/{sku}")
+@router.get("/inventory/{sku}", openapi_extra=operation(ok={200: StockOut}))
 async def get_stock(
     request: Request, sku: str, _: Principal = Depends(requires(Scope.INVENTORY_READ))
 ) -> Response:

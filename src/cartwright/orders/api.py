@@ -5,15 +5,21 @@ from starlette.responses import Response
 
 from cartwright.access.scopes import Scope
 from cartwright.access.service import Principal
+from cartwright.kit.errors import ValidationFailed
 from cartwright.orders import service
+from cartwright.orders.schemas import OrderOut, OrderPage
 from cartwright.web.deps import Page, caller, page, platform, requires
+from cartwright.web.openapi import LIST_PARAMS, ORDER_TOKEN, operation
 from cartwright.web.responses import json_response
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 ORDER_TOKEN_HEADER = service.ORDER_TOKEN_HEADER
 
 
-@router.get("/orders")
+@router.get(
+    "/orders",
+    openapi_extra=operation(ok={200: OrderPage}, params=LIST_PARAMS, problems=[ValidationFailed]),
+)
 async def list_orders(
     request: Request,
     _: Principal = Depends(requires(Scope.ORDERS_READ)),
@@ -26,7 +32,7 @@ async def list_orders(
     return json_response(body)
 
 
-@router.get("/orders/{order_id}")
+@router.get("/orders/{order_id}", openapi_extra=operation(ok={200: OrderOut}, params=[ORDER_TOKEN]))
 async def get_order(
     request: Request, order_id: str, principal: Principal = Depends(caller)
 ) -> Response:

@@ -3,7 +3,7 @@
 FastAPI decodes a declared body before any dependency runs, so a malformed body would be
 refused before the key is checked. The contract wants 401/403 first, so routes take their
 body through `json_body(Model)`, a dependency listed after the auth dependency, and
-document it with `body_doc(Model)`.
+document it with `web.openapi.operation(body=Model)`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ from cartwright.kit.errors import PayloadTooLarge, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 256 * 1024
-
-# Filled by `body_doc`, merged into the OpenAPI document's components by the app.
-DOC_SCHEMAS: dict[str, Any] = {}
 
 
 def validation_errors(exc: ValidationError) -> ValidationFailed:
@@ -103,18 +100,3 @@ def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
         return parsed
 
     return parse
-
-
-def body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, definition in schema.pop("$defs", {}).items():
-        DOC_SCHEMAS[name] = definition
-    DOC_SCHEMAS[model.__name__] = schema
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
-            },
-        }
-    }
