@@ -105,14 +105,27 @@ def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
     return parse
 
 
-def body_doc(model: type[BaseModel]) -> dict[str, Any]:
+def optional_json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
+    """`json_body` for a body that may be left out: no body means the model's defaults."""
+    parse_present = json_body(model)
+
+    async def parse(request: Request) -> M:
+        if not (await request.body()).strip():
+            request.state.json_body = {}
+            return model()
+        return await parse_present(request)
+
+    return parse
+
+
+def body_doc(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, definition in schema.pop("$defs", {}).items():
         DOC_SCHEMAS[name] = definition
     DOC_SCHEMAS[model.__name__] = schema
     return {
         "requestBody": {
-            "required": True,
+            "required": required,
             "content": {
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
             },
