@@ -213,3 +213,34 @@ def test_the_cli_is_audited_as_cli(sqlite_server: Server) -> None:
     ).json()["data"]
     assert [(e["action"], e["actor"]["key_id"]) for e in entries] == [("api_key.created", "cli")]
     assert entries[0]["request_id"].startswith("req_")
+
+
+async def test_a_confirmed_payment_is_recorded_once(
+    admin: httpx.AsyncClient, storefront: httpx.AsyncClient
+) -> None:
+    sku = (await create_product(admin, stock=2))["variants"][0]["sku"]
+    challenged = await checkout(
+        admin, (await ready_cart(admin, [(sku, 1)]))["id"], token="tok_3ds_required"
+    )
+    assert challenged.status_code == 202, challenged.text
+    order_id = challenged.json()["id"]
+    confirmed = await admin.post(f"/v1/orders/{order_id}/payment/confirm")
+    assert confirmed.status_code == 200, confirmed.text
+    again = await admin.post(f"/v1/orders/{order_id}/payment/confirm")
+    assert again.status_code == 200, again.text
+    entries = await _events(admin, target_type="order", target_id=order_id)
+    assert [e["action"] for e in entries] == ["order.payment_confirmed", "checkout.created"]
+    assert entries[0]["request_id"] == confirmed.headers["Request-Id"]
+    assert entries[0]["changes"]["payment_status"] == "captured"
+
+    # The shopper confirming with the storefront's key and the order token: not audited.
+    shop = await checkout(
+        storefront, (await ready_cart(storefront, [(sku, 1)]))["id"], token="tok_3ds_required"
+    )
+    assert shop.status_code == 202, shop.text
+    by_shopper = await storefront.post(
+        f"/v1/orders/{shop.json()['id']}/payment/confirm",
+        headers={"Cartwright-Order-Token": shop.json()["access_token"]},
+    )
+    assert by_shopper.status_code == 200, by_shopper.text
+    assert await _events(admin, target_type="order", target_id=shop.json()["id"]) == []

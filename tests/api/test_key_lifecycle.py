@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +21,7 @@ from tests.api.support import (
     create_key,
     idempotency_key,
 )
+from tests.conftest import SERVER_ENV, Server, start_server
 
 
 def _name() -> str:
@@ -241,3 +244,53 @@ async def test_last_used_at_is_noted_at_most_once_a_minute(admin: httpx.AsyncCli
     listed = [k for k in await all_pages(admin, "/v1/api-keys") if k["id"] == key["id"]]
     assert listed[0]["last_used_at"] == first
     assert {"expires_at", "revoked_at", "rolled_from"} <= set(listed[0])
+
+
+# ----------------------------------------------------- across processes (two servers)
+
+
+@pytest.fixture
+def second_pg_server(pg_server: Server, tmp_path: Path) -> Iterator[Server]:
+    """Another `serve` process on the session's PostgreSQL database: its own key cache."""
+    server = start_server(pg_server.database_url, tmp_path / "second.log", no_worker=True)
+    yield server
+    server.stop()
+
+
+async def test_revoked_and_rolled_over_keys_stop_on_every_process(
+    pg_server: Server, second_pg_server: Server
+) -> None:
+    admin_key = SERVER_ENV["CARTWRIGHT_ADMIN_KEY"]
+    async with httpx.AsyncClient(
+        base_url=pg_server.base_url, headers={"Authorization": f"Bearer {admin_key}"}
+    ) as admin:
+        revoked = await create_key(admin, "secret", scopes=["orders:read"])
+        rolled = await create_key(admin, "publishable")
+        clients = [
+            httpx.AsyncClient(base_url=s.base_url, headers={"Authorization": f"Bearer {k}"})
+            for s in (pg_server, second_pg_server)
+            for k in (revoked["key"], rolled["key"])
+        ]
+        try:
+            for client in clients:  # every process has the keys in its cache
+                path = "/v1/orders" if "sk_" in client.headers["Authorization"] else "/v1/products"
+                assert (await client.get(path)).status_code == 200
+            assert (await admin.delete(f"/v1/api-keys/{revoked['id']}")).status_code == 200
+            roll = await admin.post(f"/v1/api-keys/{rolled['id']}/roll", json={"overlap_s": 0})
+            assert roll.status_code == 201, roll.text
+            await asyncio.gather(
+                *(
+                    _until(
+                        client,
+                        "/v1/orders"
+                        if "sk_" in client.headers["Authorization"]
+                        else "/v1/products",
+                        401,
+                        timeout_s=6,
+                    )
+                    for client in clients
+                )
+            )
+        finally:
+            for client in clients:
+                await client.aclose()

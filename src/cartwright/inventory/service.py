@@ -38,7 +38,7 @@ def _present(sku: str, on_hand: int, reserved: int) -> dict[str, Any]:
 
 async def set_on_hand(conn: Conn, sku: str, on_hand: int) -> dict[str, Any]:
     """Set the SKU's units on hand in the default warehouse (audited)."""
-    before = await repository.get_level(conn, DEFAULT_WAREHOUSE, sku)
+    before = await repository.lock_level(conn, DEFAULT_WAREHOUSE, sku)
     row = await repository.upsert_on_hand(conn, DEFAULT_WAREHOUSE, sku, on_hand, clock.utcnow())
     await audit.record(
         conn,
