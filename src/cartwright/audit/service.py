@@ -101,7 +101,9 @@ def record_stmt(
 async def record(
     conn: Conn, action: str, target_type: str, target_id: str, changes: dict[str, Any]
 ) -> None:
-    """Record an entry in the caller's transaction (nothing when the actor is not audited)."""
+    """Record an entry in the caller's transaction (nothing when the actor is not audited).
+    Call it last: on PostgreSQL the chain's lock is then taken after the change's row locks,
+    in the same order everywhere, and held only while the transaction finishes."""
     statement = record_stmt(conn.dialect, action, target_type, target_id, changes)
     if statement is not None:
         await conn.execute(statement.sql, *statement.args)
