@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from cartwright.access.api import router as access_router
+from cartwright.audit.api import router as audit_router
 from cartwright.cart.api import router as cart_router
 from cartwright.catalog.api import router as catalog_router
 from cartwright.checkout.api import router as checkout_router
@@ -190,6 +191,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         inventory_router,
         events_router,
         access_router,
+        audit_router,
         ops_router,
     ):
         app.include_router(router)

@@ -1,4 +1,4 @@
-"""`cartwright migrate | serve | worker | create-key`."""
+"""`cartwright migrate | serve | worker | create-key | audit verify`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import typer
 from cartwright.kit.settings import Settings, get_settings
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Cartwright commerce platform.")
+audit_cli = typer.Typer(no_args_is_help=True, help="The audit log.")
+cli.add_typer(audit_cli, name="audit")
 
 
 def _refuse_unsafe_production(settings: Settings) -> None:
@@ -135,9 +137,11 @@ def create_key(
         list[str] | None, typer.Option("--scope", help="Scope (repeat); default: all")
     ] = None,
 ) -> None:
-    """Create an API key and print it (it is shown this once)."""
+    """Create an API key and print it (it is shown this once). Audited as `cli`."""
     from cartwright.access import service as access
+    from cartwright.kit import context
     from cartwright.kit.db import Database
+    from cartwright.kit.errors import AppError
 
     settings = get_settings()
     if type_ not in ("publishable", "secret"):
@@ -147,15 +151,52 @@ def create_key(
         db = Database(settings.database_url)
         await db.connect()
         try:
-            async with db.transaction() as conn:
-                return await access.create_key(
-                    conn, key_type=access.KeyType(type_), name=name, scopes=scope or None
-                )
+            with context.act_as(access.CLI_ACTOR):
+                async with db.transaction() as conn:
+                    return await access.create_key(
+                        conn,
+                        key_type=access.KeyType(type_),
+                        name=name,
+                        scopes=scope or None,
+                        holder=access.CLI,
+                    )
         finally:
             await db.close()
 
-    created = asyncio.run(_create())
+    try:
+        created = asyncio.run(_create())
+    except AppError as err:
+        typer.echo(f"refused: {err.detail}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"{created['id']} {created['type']} {created['key']}")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Walk the audit log's hash chain; exit 1 naming the first entry that does not hold."""
+    from cartwright.audit import service as audit
+    from cartwright.kit.db import Database
+
+    settings = get_settings()
+
+    async def _verify() -> audit.Verification:
+        db = Database(settings.database_url)
+        await db.connect()
+        try:
+            async with db.connection() as conn:
+                return await audit.verify(conn)
+        finally:
+            await db.close()
+
+    result = asyncio.run(_verify())
+    if not result.ok:
+        typer.echo(
+            f"audit log broken at {result.broken_id} (seq {result.broken_seq}): {result.reason};"
+            f" {result.checked} entries before it hold",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"audit log intact: {result.checked} entries, head hash {result.head_hash or '-'}")
 
 
 def main() -> None:

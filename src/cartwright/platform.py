@@ -87,7 +87,12 @@ class Platform:
         return cls(
             settings=settings,
             db=db,
-            keys=KeyAuthenticator(db, settings.admin_key),
+            keys=KeyAuthenticator(
+                db,
+                settings.admin_key,
+                cache_ttl_s=settings.key_cache_ttl_s,
+                last_used_every_s=settings.key_last_used_interval_s,
+            ),
             pricing=Pricing(PriceBook(settings.price_cache_ttl_s), builtin()),
             gateway=gateway,
             sandbox_db=sandbox_db,
@@ -100,5 +105,6 @@ class Platform:
         await self.sandbox_db.connect()
 
     async def stop(self) -> None:
+        await self.keys.close()
         await self.sandbox_db.close()
         await self.db.close()

@@ -14,4 +14,10 @@ api_keys = sa.Table(
     sa.Column("key_prefix", sa.String(16), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("revoked_at", Timestamp, nullable=True),
+    # After it, the key no longer authenticates (set on create, or by a roll's overlap).
+    sa.Column("expires_at", Timestamp, nullable=True),
+    # Written at most once a minute per key, off the request's path.
+    sa.Column("last_used_at", Timestamp, nullable=True),
+    # The key this one replaced (`POST /v1/api-keys/{id}/roll`).
+    sa.Column("rolled_from", sa.String(64), nullable=True),
 )

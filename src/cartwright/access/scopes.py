@@ -13,6 +13,7 @@ class Scope(StrEnum):
     ORDERS_WRITE = "orders:write"
     EVENTS_READ = "events:read"
     KEYS_WRITE = "api_keys:write"
+    AUDIT_READ = "audit:read"
     # Storefront scopes: what a publishable key can do.
     CATALOG_READ = "catalog:read"
     CARTS_WRITE = "carts:write"
@@ -23,3 +24,6 @@ STOREFRONT_SCOPES: frozenset[Scope] = frozenset(
     {Scope.CATALOG_READ, Scope.CARTS_WRITE, Scope.CHECKOUT}
 )
 ALL_SCOPES: frozenset[Scope] = frozenset(Scope)
+# What a secret key gets when created without `scopes` (never more than its creator holds):
+# reading the audit log is a duty of its own, granted only when asked for.
+DEFAULT_SECRET_SCOPES: frozenset[Scope] = ALL_SCOPES - {Scope.AUDIT_READ}

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cartwright.audit import service as audit
 from cartwright.catalog import repository
 from cartwright.catalog.errors import SkuTaken
 from cartwright.catalog.schemas import ProductIn
@@ -46,6 +47,13 @@ async def create_product(conn: Conn, data: ProductIn) -> dict[str, Any]:
         raise SkuTaken(f"SKU already in use: {', '.join(sorted(skus))}.") from None
     await repository.insert_prices(conn, price_rows)
     product = await get_product(conn, product_id)
+    await audit.record(
+        conn,
+        "product.created",
+        "product",
+        product_id,
+        {k: product[k] for k in ("title", "description", "variants")},
+    )
     return product
 
 

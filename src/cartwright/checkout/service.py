@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 import structlog
 
+from cartwright.audit import service as audit
 from cartwright.cart import service as cart
 from cartwright.cart.errors import CartChanging
 from cartwright.cart.service import Quote
@@ -195,6 +196,20 @@ async def _checkout(p: Platform, *, cart_id: str, token: str, claim: idempotency
                     provider=provider,
                     capture=capture,
                 )
+                # Made with a secret key: audited in the same batch (None for a storefront).
+                entry = audit.record_stmt(
+                    p.db.dialect,
+                    "checkout.created",
+                    "order",
+                    order.order_id,
+                    {
+                        "cart_id": order.cart_id,
+                        "payment_id": payment_id,
+                        "total": {"amount": order.total, "currency": order.currency},
+                    },
+                )
+                if entry is not None:
+                    writes.append(entry)
                 try:
                     await conn.atomic_batch(writes)
                     break
@@ -476,7 +491,15 @@ async def confirm_payment(p: Platform, order_id: str) -> dict[str, Any]:
         result = await p.gateway.confirm(saga.payment.provider, saga.payment.id)
         with contextlib.suppress(GuardFailed):  # resolved meanwhile by another process
             async with p.db.transaction() as conn:
-                await _resolve(conn, p.settings, saga, result)
+                view = await _resolve(conn, p.settings, saga, result)
+                if view is not None:
+                    await audit.record(
+                        conn,
+                        "order.payment_confirmed",
+                        "order",
+                        order_id,
+                        {"status": view["status"], "payment_status": view["payment_status"]},
+                    )
     async with p.db.connection() as conn:
         return await orders.get_order(conn, order_id)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row, Stmt, insert_rows_stmt, stmt
+from cartwright.kit.db import Conn, Dialect, Row, Stmt, insert_rows_stmt, stmt
 
 
 async def upsert_on_hand(
@@ -21,6 +21,17 @@ async def upsert_on_hand(
     )
     assert row is not None
     return row
+
+
+async def lock_level(conn: Conn, warehouse_id: str, sku: str) -> Row | None:
+    """The level, locked until the transaction ends (SQLite: its write lock is held)."""
+    lock = " FOR UPDATE" if conn.dialect is Dialect.POSTGRES else ""
+    return await conn.fetchrow(
+        "SELECT sku, on_hand, reserved FROM stock_levels WHERE warehouse_id = $1 AND sku = $2"
+        + lock,
+        warehouse_id,
+        sku,
+    )
 
 
 async def get_level(conn: Conn, warehouse_id: str, sku: str) -> Row | None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cartwright.audit import service as audit
 from cartwright.inventory import repository
 from cartwright.kit import clock
 from cartwright.kit.db import Conn, Stmt, guarded
@@ -36,7 +37,19 @@ def _present(sku: str, on_hand: int, reserved: int) -> dict[str, Any]:
 
 
 async def set_on_hand(conn: Conn, sku: str, on_hand: int) -> dict[str, Any]:
+    """Set the SKU's units on hand in the default warehouse (audited)."""
+    before = await repository.lock_level(conn, DEFAULT_WAREHOUSE, sku)
     row = await repository.upsert_on_hand(conn, DEFAULT_WAREHOUSE, sku, on_hand, clock.utcnow())
+    await audit.record(
+        conn,
+        "stock.updated",
+        "sku",
+        sku,
+        {
+            "warehouse_id": DEFAULT_WAREHOUSE,
+            "on_hand": {"from": before["on_hand"] if before else 0, "to": row["on_hand"]},
+        },
+    )
     return _present(row["sku"], row["on_hand"], row["reserved"])
 
 

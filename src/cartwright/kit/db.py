@@ -11,6 +11,7 @@ each module's `models.py` and created by Alembic.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -278,6 +279,10 @@ class SqliteConn:
         return results
 
 
+def _sha256_hex(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode()).hexdigest()
+
+
 def _integrity(exc: sqlite3.IntegrityError) -> Exception:
     message = str(exc)
     if message.startswith("UNIQUE constraint failed"):
@@ -329,6 +334,8 @@ class Database:
                 sqlite_path(self.url), isolation_level=None, detect_types=sqlite3.PARSE_DECLTYPES
             )
             conn.row_factory = sqlite3.Row
+            # PostgreSQL has sha256(); SQLite gets it here (the audit log's hash chain).
+            await conn.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
             for pragma in (
                 "PRAGMA journal_mode=WAL",
                 "PRAGMA synchronous=NORMAL",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +43,11 @@ class Settings(BaseSettings):
     # `cartwright worker` serves its own Prometheus metrics on this port when set.
     worker_metrics_port: int | None = None
     webhooks_allow_private: bool = False
+    # How long a process may trust what it read about an API key: a revoked or rolled-over
+    # key stops working everywhere within this (at most 5 s).
+    key_cache_ttl_s: float = Field(default=2.0, ge=0, le=5)
+    # A key's `last_used_at` is written at most this often.
+    key_last_used_interval_s: float = Field(default=60.0, ge=1)
     log_level: str = "info"
     # In-process sandbox provider: how long a `tok_timeout` authorization takes to answer.
     # Default: longer than `psp_timeout_s`, so the platform sees a timeout.

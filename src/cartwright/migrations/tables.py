@@ -1,6 +1,7 @@
 """Imports every module's tables so `metadata` is complete (Alembic, schema checks)."""
 
 from cartwright.access import models as _access  # noqa: F401
+from cartwright.audit import models as _audit  # noqa: F401
 from cartwright.cart import models as _cart  # noqa: F401
 from cartwright.catalog import models as _catalog  # noqa: F401
 from cartwright.checkout import models as _checkout  # noqa: F401

@@ -9,6 +9,7 @@ from cartwright.access.service import KeyType
 from cartwright.catalog import service as catalog
 from cartwright.catalog.schemas import ProductIn
 from cartwright.inventory import service as inventory
+from cartwright.kit import context
 from cartwright.kit.db import Database
 
 PRODUCTS: list[dict[str, Any]] = [
@@ -84,17 +85,26 @@ PRODUCTS: list[dict[str, Any]] = [
 async def load(db: Database) -> tuple[dict[str, Any], dict[str, Any]]:
     """Load the demo shop unless the catalog already has it; always make a fresh key pair
     (keys are stored hashed, so old ones cannot be shown again)."""
-    async with db.transaction() as conn:
-        existing = await catalog.list_products(conn, limit=1, starting_after=None, query=None)
-        if not existing["data"]:
-            for spec in PRODUCTS:
-                await catalog.create_product(conn, ProductIn.model_validate(spec))
-                for sku, on_hand in spec["stock"].items():
-                    await inventory.set_on_hand(conn, sku, on_hand)
-        publishable = await access.create_key(
-            conn, key_type=KeyType.PUBLISHABLE, name="demo storefront", scopes=None
-        )
-        secret = await access.create_key(
-            conn, key_type=KeyType.SECRET, name="demo back office", scopes=None
-        )
+    with context.act_as(access.CLI_ACTOR):  # run by `cartwright serve --demo`: audited as cli
+        async with db.transaction() as conn:
+            existing = await catalog.list_products(conn, limit=1, starting_after=None, query=None)
+            if not existing["data"]:
+                for spec in PRODUCTS:
+                    await catalog.create_product(conn, ProductIn.model_validate(spec))
+                    for sku, on_hand in spec["stock"].items():
+                        await inventory.set_on_hand(conn, sku, on_hand)
+            publishable = await access.create_key(
+                conn,
+                key_type=KeyType.PUBLISHABLE,
+                name="demo storefront",
+                scopes=None,
+                holder=access.CLI,
+            )
+            secret = await access.create_key(
+                conn,
+                key_type=KeyType.SECRET,
+                name="demo back office",
+                scopes=None,
+                holder=access.CLI,
+            )
     return publishable, secret

@@ -100,3 +100,16 @@ def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
         return parsed
 
     return parse
+
+
+def optional_json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
+    """`json_body` for a body that may be left out: no body means the model's defaults."""
+    parse_present = json_body(model)
+
+    async def parse(request: Request) -> M:
+        if not (await request.body()).strip():
+            request.state.json_body = {}
+            return model()
+        return await parse_present(request)
+
+    return parse

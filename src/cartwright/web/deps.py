@@ -23,7 +23,7 @@ async def caller(request: Request) -> Principal:
     request.state.principal = principal
     info = context.current()
     if info is not None:
-        info.actor_key_id = principal.key_id
+        info.actor_key_id, info.actor_kind = principal.actor
     return principal
 
 

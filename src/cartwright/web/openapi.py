@@ -166,6 +166,7 @@ def operation(
     *,
     ok: Mapping[int, type[BaseModel] | dict[str, Any] | None],
     body: type[BaseModel] | None = None,
+    body_required: bool = True,
     problems: Iterable[type[AppError] | tuple[int, str]] = (),
     params: Iterable[dict[str, Any]] = (),
     links: Mapping[int, Mapping[str, Any]] | None = None,
@@ -211,7 +212,7 @@ def operation(
         extra["parameters"] = parameters
     if body is not None:
         extra["requestBody"] = {
-            "required": True,
+            "required": body_required,
             "content": {"application/json": {"schema": schema_of(body, request=True)}},
         }
     if public:
