@@ -13,6 +13,8 @@ class Scope(StrEnum):
     ORDERS_WRITE = "orders:write"
     EVENTS_READ = "events:read"
     KEYS_WRITE = "api_keys:write"
+    CUSTOMERS_READ = "customers:read"
+    CUSTOMERS_WRITE = "customers:write"
     # Storefront scopes: what a publishable key can do.
     CATALOG_READ = "catalog:read"
     CARTS_WRITE = "carts:write"
