@@ -24,6 +24,7 @@ from cartwright.audit.api import router as audit_router
 from cartwright.cart.api import router as cart_router
 from cartwright.catalog.api import router as catalog_router
 from cartwright.checkout.api import router as checkout_router
+from cartwright.customers.api import router as customers_router
 from cartwright.events.api import router as events_router
 from cartwright.inventory.api import router as inventory_router
 from cartwright.kit import context
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         cart_router,
         catalog_router,
         orders_router,
+        customers_router,
         inventory_router,
         events_router,
         access_router,

@@ -22,6 +22,10 @@ def _refuse_unsafe_production(settings: Settings) -> None:
     if problems:
         typer.echo("refusing to start in production: " + "; ".join(problems) + ".", err=True)
         raise typer.Exit(2)
+    problems = settings.customer_token_problems()
+    if problems:
+        typer.echo("refusing to start: " + "; ".join(problems) + " (customer sign-in).", err=True)
+        raise typer.Exit(2)
 
 
 def _migrate() -> None:

@@ -11,6 +11,7 @@ import structlog
 from cartwright.access.service import KeyAuthenticator
 from cartwright.cart.service import Pricing
 from cartwright.catalog.service import PriceBook
+from cartwright.customers.tokens import CustomerTokens
 from cartwright.kit.crypto import SecretKeys, load_or_create_key_file
 from cartwright.kit.db import Database, Dialect, dialect_of, sqlite_path
 from cartwright.kit.settings import Settings
@@ -60,6 +61,8 @@ class Platform:
     sandbox_db: Database
     order_numbers: OrderNumbers
     secrets: SecretKeys
+    # Verifies signed-in shoppers' tokens (refuses all when no JWKS is configured).
+    customer_tokens: CustomerTokens
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
@@ -67,6 +70,11 @@ class Platform:
         if problems:
             raise ConfigurationError(
                 "refusing to start in production: " + "; ".join(problems) + "."
+            )
+        problems = settings.customer_token_problems()
+        if problems:
+            raise ConfigurationError(
+                "refusing to start: " + "; ".join(problems) + " (customer sign-in)."
             )
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
         sandbox_db = Database(
@@ -98,6 +106,7 @@ class Platform:
             sandbox_db=sandbox_db,
             order_numbers=OrderNumbers(),
             secrets=secret_keys(settings),
+            customer_tokens=CustomerTokens.from_settings(settings),
         )
 
     async def start(self) -> None:
@@ -106,5 +115,6 @@ class Platform:
 
     async def stop(self) -> None:
         await self.keys.close()
+        await self.customer_tokens.close()
         await self.sandbox_db.close()
         await self.db.close()

@@ -14,6 +14,8 @@ class Scope(StrEnum):
     EVENTS_READ = "events:read"
     KEYS_WRITE = "api_keys:write"
     AUDIT_READ = "audit:read"
+    CUSTOMERS_READ = "customers:read"
+    CUSTOMERS_WRITE = "customers:write"
     # Storefront scopes: what a publishable key can do.
     CATALOG_READ = "catalog:read"
     CARTS_WRITE = "carts:write"

@@ -14,6 +14,9 @@ carts = sa.Table(
     sa.Column("shipping_method", sa.String(64), nullable=True),
     sa.Column("order_id", sa.String(64), nullable=True),
     *timestamps(),
+    # The signed-in customer the cart belongs to (None: a guest's cart).
+    sa.Column("customer_id", sa.String(64), nullable=True),
+    sa.Index("ix_carts_customer_id", "customer_id"),
 )
 
 cart_lines = sa.Table(

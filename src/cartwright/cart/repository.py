@@ -3,24 +3,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cartwright.kit.db import Conn, Row, Stmt, stmt
+from cartwright.kit.db import Conn, Row, Stmt, placeholders, stmt
 
 CART_COLUMNS = (
     "id, currency, email, status, shipping_address, billing_address, shipping_method,"
-    " order_id, created_at, updated_at"
+    " order_id, created_at, updated_at, customer_id"
 )
 
 
 async def insert_cart(
-    conn: Conn, cart_id: str, currency: str, email: str | None, now: datetime
+    conn: Conn,
+    cart_id: str,
+    currency: str,
+    email: str | None,
+    now: datetime,
+    customer_id: str | None = None,
 ) -> Row:
     row = await conn.fetchrow(
-        "INSERT INTO carts (id, currency, email, status, created_at, updated_at)"
-        f" VALUES ($1, $2, $3, 'open', $4, $4) RETURNING {CART_COLUMNS}",
+        "INSERT INTO carts (id, currency, email, status, created_at, updated_at, customer_id)"
+        f" VALUES ($1, $2, $3, 'open', $4, $4, $5) RETURNING {CART_COLUMNS}",
         cart_id,
         currency,
         email,
         now,
+        customer_id,
     )
     assert row is not None
     return row
@@ -136,7 +142,8 @@ async def get_with_lines(conn: Conn, cart_id: str) -> tuple[Row, list[Row]] | No
     """The cart and its lines, read together (one statement, one snapshot)."""
     rows = await conn.fetch(
         "SELECT c.id, c.currency, c.email, c.status, c.shipping_address, c.billing_address,"
-        " c.shipping_method, c.order_id, c.created_at, c.updated_at, l.id AS line_id,"
+        " c.shipping_method, c.order_id, c.created_at, c.updated_at, c.customer_id,"
+        " l.id AS line_id,"
         " l.sku AS line_sku, l.quantity AS line_quantity"
         " FROM carts c LEFT JOIN cart_lines l ON l.cart_id = c.id WHERE c.id = $1"
         " ORDER BY l.created_at, l.id",
@@ -164,4 +171,57 @@ def freeze_stmt(
         seen_updated_at,
         to_status,
         now,
+    )
+
+
+async def claim(conn: Conn, cart_id: str, customer_id: str, now: datetime) -> Row | None:
+    """Give an open guest cart to the customer; None when it is not an open guest cart.
+    The cart's email, when it has none, becomes the customer's."""
+    return await conn.fetchrow(
+        "UPDATE carts SET customer_id = $2, updated_at = $3"
+        " WHERE id = $1 AND status = 'open' AND customer_id IS NULL"
+        f" RETURNING {CART_COLUMNS}",
+        cart_id,
+        customer_id,
+        now,
+    )
+
+
+async def fill_email(conn: Conn, cart_id: str, email: str) -> None:
+    await conn.execute(
+        "UPDATE carts SET email = $2 WHERE id = $1 AND email IS NULL", cart_id, email
+    )
+
+
+async def carts_of(conn: Conn, customer_id: str) -> list[Row]:
+    return await conn.fetch(
+        f"SELECT {CART_COLUMNS} FROM carts WHERE customer_id = $1 ORDER BY id", customer_id
+    )
+
+
+async def lines_of(conn: Conn, cart_ids: list[str]) -> list[Row]:
+    marks = placeholders(1, len(cart_ids))
+    return await conn.fetch(
+        "SELECT id, cart_id, sku, quantity, created_at FROM cart_lines"
+        f" WHERE cart_id IN ({marks}) ORDER BY cart_id, created_at, id",
+        *cart_ids,
+    )
+
+
+async def set_personal_data(
+    conn: Conn,
+    cart_id: str,
+    *,
+    email: str | None,
+    shipping_address: str | None,
+    billing_address: str | None,
+) -> None:
+    """Overwrite what a cart holds about its shopper (erasure; `updated_at` stays, so an
+    erasure is not mistaken for a shopper's change)."""
+    await conn.execute(
+        "UPDATE carts SET email = $2, shipping_address = $3, billing_address = $4 WHERE id = $1",
+        cart_id,
+        email,
+        shipping_address,
+        billing_address,
     )

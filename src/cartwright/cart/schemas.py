@@ -101,6 +101,7 @@ class CartOut(BaseModel):
     shipping_method: str | None
     totals: CartTotals
     order_id: str | None
+    customer_id: str | None
     created_at: datetime
     updated_at: datetime
 

@@ -20,9 +20,10 @@ from cartwright.cart.errors import CartClosed, CartNotReady
 from cartwright.cart.schemas import MAX_LINE_QUANTITY, CartIn, CartUpdate, LineIn
 from cartwright.cart.schemas import CartStatus as CartStatus  # re-exported: the saga reads it
 from cartwright.catalog import service as catalog
-from cartwright.kit import clock, ids
+from cartwright.kit import clock, ids, privacy
 from cartwright.kit.db import Conn, Row, Stmt
 from cartwright.kit.errors import AppError, NotFound, ValidationFailed
+from cartwright.kit.viewer import Viewer
 from cartwright.providers.service import Providers
 
 
@@ -61,6 +62,7 @@ class Quote:
     discount: int
     shipping: int
     tax: int
+    customer_id: str | None = None  # the signed-in customer the cart belongs to
 
     @property
     def total(self) -> int:
@@ -133,6 +135,7 @@ async def quote(
         discount=0,
         shipping=shipping,
         tax=taxes.total,
+        customer_id=cart["customer_id"],
     )
 
 
@@ -171,6 +174,7 @@ def present(cart: Row, q: Quote) -> dict[str, Any]:
             "total": money(q.total),
         },
         "order_id": cart["order_id"],
+        "customer_id": cart["customer_id"],
         "created_at": clock.isoformat(cart["created_at"]),
         "updated_at": clock.isoformat(cart["updated_at"]),
     }
@@ -180,36 +184,60 @@ async def _view(conn: Conn, pricing: Pricing, cart: Row) -> dict[str, Any]:
     return present(cart, await quote(conn, pricing, cart))
 
 
-async def _open_cart(conn: Conn, cart_id: str) -> Row:
+def require_visible(viewer: Viewer, cart_id: str, owner: str | None) -> None:
+    """Another customer's cart is answered exactly as a missing one (404)."""
+    if not viewer.may_see(owner):
+        raise NotFound(f"No cart {cart_id}.")
+
+
+async def _open_cart(conn: Conn, viewer: Viewer, cart_id: str) -> Row:
+    """Lock the open cart for a change (the caller's transaction rolls back on a refusal,
+    taking the touch back with it)."""
     cart = await repository.touch_open_cart(conn, cart_id, clock.utcnow())
     if cart is None:
-        await _raise_missing_or_closed(conn, cart_id)
+        await _raise_missing_or_closed(conn, viewer, cart_id)
     assert cart is not None
+    require_visible(viewer, cart_id, cart["customer_id"])
     return cart
 
 
-async def _raise_missing_or_closed(conn: Conn, cart_id: str) -> None:
-    if await repository.get_cart(conn, cart_id) is None:
+async def _raise_missing_or_closed(conn: Conn, viewer: Viewer, cart_id: str) -> None:
+    cart = await repository.get_cart(conn, cart_id)
+    if cart is None:
         raise NotFound(f"No cart {cart_id}.")
+    require_visible(viewer, cart_id, cart["customer_id"])
     raise CartClosed(f"Cart {cart_id} has been checked out and can no longer change.")
 
 
-async def create_cart(conn: Conn, pricing: Pricing, data: CartIn) -> dict[str, Any]:
+async def create_cart(
+    conn: Conn,
+    pricing: Pricing,
+    data: CartIn,
+    *,
+    customer_id: str | None = None,
+    customer_email: str | None = None,
+) -> dict[str, Any]:
+    """A new open cart; with a customer, it is theirs (and has their email unless another
+    was given)."""
+    email = data.email if data.email is not None or customer_id is None else customer_email
     cart = await repository.insert_cart(
-        conn, ids.new_secret_id("cart"), data.currency, data.email, clock.utcnow()
+        conn, ids.new_secret_id("cart"), data.currency, email, clock.utcnow(), customer_id
     )
     return present(cart, await quote(conn, pricing, cart))
 
 
-async def get_cart(conn: Conn, pricing: Pricing, cart_id: str) -> dict[str, Any]:
+async def get_cart(conn: Conn, pricing: Pricing, viewer: Viewer, cart_id: str) -> dict[str, Any]:
     cart = await repository.get_cart(conn, cart_id)
     if cart is None:
         raise NotFound(f"No cart {cart_id}.")
+    require_visible(viewer, cart_id, cart["customer_id"])
     return await _view(conn, pricing, cart)
 
 
-async def add_line(conn: Conn, pricing: Pricing, cart_id: str, data: LineIn) -> dict[str, Any]:
-    cart = await _open_cart(conn, cart_id)
+async def add_line(
+    conn: Conn, pricing: Pricing, viewer: Viewer, cart_id: str, data: LineIn
+) -> dict[str, Any]:
+    cart = await _open_cart(conn, viewer, cart_id)
     variant = (await pricing.prices.priced_variants(conn, [data.sku], cart["currency"])).get(
         data.sku
     )
@@ -230,9 +258,9 @@ async def add_line(conn: Conn, pricing: Pricing, cart_id: str, data: LineIn) -> 
 
 
 async def change_line(
-    conn: Conn, pricing: Pricing, cart_id: str, line_id: str, quantity: int
+    conn: Conn, pricing: Pricing, viewer: Viewer, cart_id: str, line_id: str, quantity: int
 ) -> dict[str, Any]:
-    cart = await _open_cart(conn, cart_id)
+    cart = await _open_cart(conn, viewer, cart_id)
     if quantity == 0:
         found = await repository.delete_line(conn, cart_id, line_id)
     else:
@@ -242,12 +270,14 @@ async def change_line(
     return await _view(conn, pricing, cart)
 
 
-async def remove_line(conn: Conn, pricing: Pricing, cart_id: str, line_id: str) -> dict[str, Any]:
-    return await change_line(conn, pricing, cart_id, line_id, 0)
+async def remove_line(
+    conn: Conn, pricing: Pricing, viewer: Viewer, cart_id: str, line_id: str
+) -> dict[str, Any]:
+    return await change_line(conn, pricing, viewer, cart_id, line_id, 0)
 
 
 async def update_cart(
-    conn: Conn, pricing: Pricing, cart_id: str, data: CartUpdate
+    conn: Conn, pricing: Pricing, viewer: Viewer, cart_id: str, data: CartUpdate
 ) -> dict[str, Any]:
     sent = data.model_fields_set
     fields: dict[str, Any] = {}
@@ -260,6 +290,8 @@ async def update_cart(
     if "shipping_method" in sent:
         if data.shipping_method is not None:
             cart = await repository.get_cart(conn, cart_id)
+            if cart is not None:
+                require_visible(viewer, cart_id, cart["customer_id"])
             address = data.shipping_address if "shipping_address" in sent else None
             country = (
                 address.country
@@ -272,19 +304,23 @@ async def update_cart(
                 )
         fields["shipping_method"] = data.shipping_method
     if not fields:
-        cart = await _open_cart(conn, cart_id)
+        cart = await _open_cart(conn, viewer, cart_id)
         return await _view(conn, pricing, cart)
     updated = await repository.update_fields(conn, cart_id, fields, clock.utcnow())
     if updated is None:
-        await _raise_missing_or_closed(conn, cart_id)
+        await _raise_missing_or_closed(conn, viewer, cart_id)
     assert updated is not None
+    require_visible(viewer, cart_id, updated["customer_id"])
     return await _view(conn, pricing, updated)
 
 
-async def shipping_methods(conn: Conn, pricing: Pricing, cart_id: str) -> dict[str, Any]:
+async def shipping_methods(
+    conn: Conn, pricing: Pricing, viewer: Viewer, cart_id: str
+) -> dict[str, Any]:
     cart = await repository.get_cart(conn, cart_id)
     if cart is None:
         raise NotFound(f"No cart {cart_id}.")
+    require_visible(viewer, cart_id, cart["customer_id"])
     country = _country(_json(cart["shipping_address"]))
     currency = cart["currency"]
     return {
@@ -297,6 +333,73 @@ async def shipping_methods(conn: Conn, pricing: Pricing, cart_id: str) -> dict[s
             for m in pricing.providers.shipping.methods(country)
         ]
     }
+
+
+# ------------------------------------------------------------------------------ customers
+
+
+async def claim(
+    conn: Conn, pricing: Pricing, cart_id: str, *, customer_id: str, email: str | None
+) -> dict[str, Any]:
+    """Make an open guest cart the customer's. Theirs already: the cart as it is
+    (idempotent); another customer's: 404 as if missing; checked out: `CartClosed`."""
+    cart = await repository.claim(conn, cart_id, customer_id, clock.utcnow())
+    if cart is None:
+        cart = await repository.get_cart(conn, cart_id)
+        if cart is None or cart["customer_id"] not in (None, customer_id):
+            raise NotFound(f"No cart {cart_id}.")
+        if cart["customer_id"] is None:
+            raise CartClosed(f"Cart {cart_id} has been checked out and can no longer change.")
+    elif cart["email"] is None and email is not None:
+        await repository.fill_email(conn, cart_id, email)
+        cart = {**cart, "email": email}
+    return await _view(conn, pricing, cart)
+
+
+def _stored(cart: Row, lines: Sequence[Row]) -> dict[str, Any]:
+    """A cart as it is held (for a customer's export): no prices, which are not its own."""
+    return {
+        "id": cart["id"],
+        "status": cart["status"],
+        "currency": cart["currency"],
+        "email": cart["email"],
+        "shipping_address": _json(cart["shipping_address"]),
+        "billing_address": _json(cart["billing_address"]),
+        "shipping_method": cart["shipping_method"],
+        "order_id": cart["order_id"],
+        "customer_id": cart["customer_id"],
+        "lines": [
+            {"id": line["id"], "sku": line["sku"], "quantity": line["quantity"]} for line in lines
+        ],
+        "created_at": clock.isoformat(cart["created_at"]),
+        "updated_at": clock.isoformat(cart["updated_at"]),
+    }
+
+
+async def carts_of_customer(conn: Conn, customer_id: str) -> list[dict[str, Any]]:
+    """Every cart the customer holds, with its lines, as stored."""
+    carts = await repository.carts_of(conn, customer_id)
+    if not carts:
+        return []
+    lines: dict[str, list[Row]] = {c["id"]: [] for c in carts}
+    for line in await repository.lines_of(conn, list(lines)):
+        lines[line["cart_id"]].append(line)
+    return [_stored(c, lines[c["id"]]) for c in carts]
+
+
+async def erase_customer(conn: Conn, customer_id: str) -> list[str]:
+    """Replace the personal data of the customer's carts (email, addresses but their
+    country); returns the carts' ids."""
+    carts = await repository.carts_of(conn, customer_id)
+    for c in carts:
+        await repository.set_personal_data(
+            conn,
+            c["id"],
+            email=privacy.erased(c["email"]),
+            shipping_address=privacy.redact_json(_json(c["shipping_address"])),
+            billing_address=privacy.redact_json(_json(c["billing_address"])),
+        )
+    return [c["id"] for c in carts]
 
 
 # --------------------------------------------------------------- used by the checkout saga

@@ -4,7 +4,6 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from cartwright.access.scopes import Scope
-from cartwright.access.service import Principal
 from cartwright.cart.errors import CartChanging, CartClosed, CartNotReady
 from cartwright.checkout import service
 from cartwright.checkout.schemas import CheckoutIn
@@ -14,9 +13,9 @@ from cartwright.orders import service as orders
 from cartwright.orders.schemas import OrderOut, PlacedOrderOut
 from cartwright.payments.errors import PaymentDeclined
 from cartwright.web.body import json_body
-from cartwright.web.deps import caller, platform, requires
+from cartwright.web.deps import Shopper, platform, shopper
 from cartwright.web.idempotent import claim_for, replay_headers, run_idempotent_steps
-from cartwright.web.openapi import ORDER_TOKEN, operation
+from cartwright.web.openapi import ORDER_TOKEN, storefront_operation
 from cartwright.web.responses import raw_json_response
 
 router = APIRouter(prefix="/v1", tags=["checkout"])
@@ -38,7 +37,7 @@ _ORDER_LINKS = {
 @router.post(
     "/carts/{cart_id}/checkout",
     status_code=201,
-    openapi_extra=operation(
+    openapi_extra=storefront_operation(
         ok={201: PlacedOrderOut, 202: PlacedOrderOut},
         body=CheckoutIn,
         idempotency="required",
@@ -56,13 +55,15 @@ _ORDER_LINKS = {
 async def checkout(
     request: Request,
     cart_id: str,
-    _: Principal = Depends(requires(Scope.CHECKOUT)),
+    who: Shopper = Depends(shopper(Scope.CHECKOUT)),
     data: CheckoutIn = Depends(json_body(CheckoutIn)),
 ) -> Response:
     claim = claim_for(request, required=True)
     assert claim is not None
     p = platform(request)
-    answer = await service.checkout(p, cart_id=cart_id, token=data.payment.token, claim=claim)
+    answer = await service.checkout(
+        p, cart_id=cart_id, token=data.payment.token, claim=claim, viewer=who.viewer
+    )
     headers = dict(answer.headers or {})
     if answer.replayed:
         headers.update(replay_headers(answer.status))
@@ -72,7 +73,7 @@ async def checkout(
 @router.post(
     "/orders/{order_id}/payment/confirm",
     tags=["orders"],
-    openapi_extra=operation(
+    openapi_extra=storefront_operation(
         ok={200: OrderOut},
         params=[ORDER_TOKEN],
         idempotency="optional",
@@ -80,18 +81,22 @@ async def checkout(
     ),
 )
 async def confirm_payment(
-    request: Request, order_id: str, principal: Principal = Depends(caller)
+    request: Request, order_id: str, who: Shopper = Depends(shopper())
 ) -> Response:
     """The shopper passed 3-D Secure: the order's payment moves on. A publishable key
-    needs the order's `Cartwright-Order-Token`."""
-    if principal.is_publishable:
+    needs the order's `Cartwright-Order-Token` or the token of the customer it belongs to."""
+    if who.principal.is_publishable:
         p = platform(request)
         async with p.db.connection() as conn:
             await orders.require_token_access(
-                conn, p.secrets, order_id, request.headers.get(orders.ORDER_TOKEN_HEADER)
+                conn,
+                p.secrets,
+                order_id,
+                request.headers.get(orders.ORDER_TOKEN_HEADER),
+                who.customer_id,
             )
     else:
-        principal.require(Scope.ORDERS_WRITE)
+        who.principal.require(Scope.ORDERS_WRITE)
 
     async def confirm() -> tuple[int, object]:
         return 200, await service.confirm_payment(platform(request), order_id)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Dialect, Row, Stmt, stmt
+from cartwright.kit.db import Conn, Dialect, Row, Stmt, placeholders, stmt
 
 CHECKOUT_COLUMNS = (
     "id, cart_id, order_id, payment_id, status, snapshot,"
@@ -67,3 +67,15 @@ async def reschedule(conn: Conn, checkout_id: str, next_check_at: datetime) -> N
     await conn.execute(
         "UPDATE checkouts SET next_check_at = $2 WHERE id = $1", checkout_id, next_check_at
     )
+
+
+async def snapshots_of(conn: Conn, cart_ids: Sequence[str]) -> list[Row]:
+    return await conn.fetch(
+        "SELECT id, order_id, snapshot FROM checkouts"
+        f" WHERE cart_id IN ({placeholders(1, len(cart_ids))}) ORDER BY id",
+        *cart_ids,
+    )
+
+
+async def set_snapshot(conn: Conn, checkout_id: str, snapshot: str | None) -> None:
+    await conn.execute("UPDATE checkouts SET snapshot = $2 WHERE id = $1", checkout_id, snapshot)

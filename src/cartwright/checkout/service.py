@@ -38,11 +38,12 @@ from cartwright.events import service as events
 from cartwright.idempotency import service as idempotency
 from cartwright.inventory import service as inventory
 from cartwright.inventory.errors import InsufficientStock
-from cartwright.kit import clock, ids, metrics
+from cartwright.kit import clock, ids, metrics, privacy
 from cartwright.kit.db import Conn, Deadlock, GuardFailed, Row, Stmt, UniqueViolation, guarded
 from cartwright.kit.errors import AppError, NotFound, ProviderUnavailable
 from cartwright.kit.failpoints import failpoint
 from cartwright.kit.settings import Settings
+from cartwright.kit.viewer import Viewer
 from cartwright.orders import service as orders
 from cartwright.orders.service import NewOrder, NewOrderLine
 from cartwright.payments import service as payments
@@ -143,13 +144,16 @@ def _new_order(order_id: str, number: int, q: Quote) -> NewOrder:
         shipping=q.shipping,
         tax=q.tax,
         total=q.total,
+        customer_id=q.customer_id,
     )
 
 
-async def checkout(p: Platform, *, cart_id: str, token: str, claim: idempotency.Claim) -> Answer:
+async def checkout(
+    p: Platform, *, cart_id: str, token: str, claim: idempotency.Claim, viewer: Viewer
+) -> Answer:
     started = time.perf_counter()
     try:
-        answer = await _checkout(p, cart_id=cart_id, token=token, claim=claim)
+        answer = await _checkout(p, cart_id=cart_id, token=token, claim=claim, viewer=viewer)
     except AppError as err:
         metrics.checkouts.labels(err.code).inc()
         raise
@@ -170,7 +174,9 @@ def _outcome(answer: Answer) -> str:
 CHECKOUT_ATTEMPTS = 3  # when the cart changes between being read and being frozen
 
 
-async def _checkout(p: Platform, *, cart_id: str, token: str, claim: idempotency.Claim) -> Answer:
+async def _checkout(
+    p: Platform, *, cart_id: str, token: str, claim: idempotency.Claim, viewer: Viewer
+) -> Answer:
     settings = p.settings
     checkout_id, order_id, payment_id = ids.new_id("chk"), ids.new_id("ord"), ids.new_id("pay")
     provider = p.gateway.default_provider
@@ -183,6 +189,7 @@ async def _checkout(p: Platform, *, cart_id: str, token: str, claim: idempotency
         number = await p.order_numbers.take(p.db)
         async with p.db.connection() as conn:
             view = await cart.read_for_checkout(conn, p.pricing, cart_id)
+            cart.require_visible(viewer, cart_id, view.quote.customer_id)
             refused = cart.refusal(view)
             if refused is None:
                 order = _new_order(order_id, number, view.quote)
@@ -502,6 +509,22 @@ async def confirm_payment(p: Platform, order_id: str) -> dict[str, Any]:
                     )
     async with p.db.connection() as conn:
         return await orders.get_order(conn, order_id)
+
+
+# ---------------------------------------------------------------------------- customers
+
+
+async def erase_snapshots(conn: Conn, cart_ids: list[str]) -> list[str]:
+    """Replace the personal data in the snapshots of these carts' checkouts (erasure);
+    amounts and lines stay, so recovery could still place exactly what was paid for.
+    Returns the order ids of those checkouts (placed or not), whose events the caller
+    erases too."""
+    if not cart_ids:
+        return []
+    rows = await repository.snapshots_of(conn, cart_ids)
+    for row in rows:
+        await repository.set_snapshot(conn, row["id"], privacy.redact_json(row["snapshot"]))
+    return [r["order_id"] for r in rows]
 
 
 # ----------------------------------------------------------------------------- recovery

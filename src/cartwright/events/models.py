@@ -15,4 +15,6 @@ events = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("published_at", Timestamp, nullable=True),
     sa.Index("ix_events_type_seq", "type", "seq"),
+    # Events about one thing: its history, a customer's export and erasure.
+    sa.Index("ix_events_aggregate_id_seq", "aggregate_id", "seq"),
 )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row, Stmt, insert_rows_stmt
+from cartwright.kit.db import Conn, Row, Stmt, insert_rows_stmt, placeholders
 
 
 def insert_events_stmt(rows: Sequence[tuple[str, str, str, str, datetime]]) -> Stmt:
@@ -32,3 +32,15 @@ async def list_events(
         f" WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ${len(args)}",
         *args,
     )
+
+
+async def about(conn: Conn, aggregate_ids: Sequence[str]) -> list[Row]:
+    return await conn.fetch(
+        "SELECT seq, id, type, data, created_at FROM events"
+        f" WHERE aggregate_id IN ({placeholders(1, len(aggregate_ids))}) ORDER BY seq",
+        *aggregate_ids,
+    )
+
+
+async def set_data(conn: Conn, seq: int, data: str) -> None:
+    await conn.execute("UPDATE events SET data = $2 WHERE seq = $1", seq, data)

@@ -7,7 +7,7 @@ state change it reports committed. A relay to a broker reads the same table late
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,3 +75,40 @@ async def list_events(
         ],
         "has_more": len(rows) > limit,
     }
+
+
+def _data(raw: Any) -> Any:
+    return orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+
+
+async def about(conn: Conn, aggregate_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Every event about any of these things, in the order they happened."""
+    if not aggregate_ids:
+        return []
+    rows = await repository.about(conn, aggregate_ids)
+    return [
+        {
+            "id": r["id"],
+            "type": r["type"],
+            "created_at": clock.isoformat(r["created_at"]),
+            "data": _data(r["data"]),
+        }
+        for r in rows
+    ]
+
+
+async def rewrite_payloads(
+    conn: Conn, aggregate_ids: Sequence[str], rewrite: Callable[[Any], Any]
+) -> int:
+    """Rewrite the payload of every event about these things (erasure of personal data:
+    the one change an event ever sees). Returns how many events changed."""
+    if not aggregate_ids:
+        return 0
+    changed = 0
+    for row in await repository.about(conn, aggregate_ids):
+        before = _data(row["data"])
+        after = rewrite(before)
+        if after != before:
+            await repository.set_data(conn, row["seq"], orjson.dumps(after).decode())
+            changed += 1
+    return changed

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from cartwright.kit.db import Conn, Row, Stmt, stmt
@@ -108,4 +109,28 @@ async def delete_claim(conn: Conn, owner: str, route: str, key: str) -> None:
 async def delete_expired(conn: Conn, expired_before: datetime) -> int:
     return await conn.execute(
         "DELETE FROM idempotency_keys WHERE created_at < $1 AND status = 'done'", expired_before
+    )
+
+
+async def answers_mentioning(conn: Conn, needles: Sequence[str]) -> list[Row]:
+    """Stored answers whose route or body contains any of `needles` (a superset: LIKE's
+    `_` matches any character; the caller checks)."""
+    conditions = " OR ".join(
+        f"route LIKE ${i} OR response_body LIKE ${i}" for i in range(1, len(needles) + 1)
+    )
+    return await conn.fetch(
+        "SELECT owner, route, key, response_body FROM idempotency_keys"
+        f" WHERE response_body IS NOT NULL AND ({conditions})",
+        *(f"%{n}%" for n in needles),
+    )
+
+
+async def set_answer_body(conn: Conn, owner: str, route: str, key: str, body: str) -> None:
+    await conn.execute(
+        "UPDATE idempotency_keys SET response_body = $4"
+        " WHERE owner = $1 AND route = $2 AND key = $3",
+        owner,
+        route,
+        key,
+        body,
     )

@@ -11,8 +11,10 @@ corrected retry runs; a stored failure is written by `store_outcome` afterwards.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import orjson
 
@@ -146,3 +148,29 @@ async def abandon(conn: Conn, c: Claim) -> None:
 
 async def purge_expired(conn: Conn) -> int:
     return await repository.delete_expired(conn, clock.utcnow() - RETENTION)
+
+
+async def rewrite_answers(
+    conn: Conn, mentions: Sequence[str], rewrite: Callable[[Any], Any]
+) -> int:
+    """Rewrite the stored answers (JSON) of requests about any of `mentions` (ids in the
+    route or the body), so a replay shows what the data reads as now (erasure). Sealed
+    answers hold none of these and are left alone. Returns how many changed."""
+    changed = 0
+    for start in range(0, len(mentions), 50):
+        chunk = list(mentions[start : start + 50])
+        for row in await repository.answers_mentioning(conn, chunk):
+            body = row["response_body"]
+            if not any(m in row["route"] or m in body for m in chunk):
+                continue
+            try:
+                before = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                continue  # sealed (kit/crypto.py): not JSON, and holds no shopper's data
+            after = rewrite(before)
+            if after != before:
+                await repository.set_answer_body(
+                    conn, row["owner"], row["route"], row["key"], orjson.dumps(after).decode()
+                )
+                changed += 1
+    return changed

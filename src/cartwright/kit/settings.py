@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +54,39 @@ class Settings(BaseSettings):
     # In-process sandbox provider: how long a `tok_timeout` authorization takes to answer.
     # Default: longer than `psp_timeout_s`, so the platform sees a timeout.
     sandbox_slow_response_s: float | None = None
+    # Signed-in shoppers (OpenID Connect, customers/tokens.py). Without a JWKS URL every
+    # `Cartwright-Customer-Token` is refused (401) and guest checkout works as before.
+    customer_jwks_url: str | None = None
+    customer_issuer: str | None = None
+    customer_audience: str | None = None
+    # Leeway for `exp` / `nbf` (clock skew between the identity provider and us).
+    customer_clock_skew_s: float = 30.0
+    # How long fetched keys are trusted before they are fetched again.
+    customer_jwks_ttl_s: float = 300.0
+    # A token naming an unknown `kid` refetches the keys, at most once per this interval.
+    customer_jwks_refetch_interval_s: float = 30.0
+    customer_jwks_timeout_s: float = 3.0
+
+    def customer_token_problems(self) -> list[str]:
+        """Why the customer-token settings cannot be served with (empty when they can)."""
+        if not self.customer_jwks_url:
+            return []
+        problems = []
+        url = urlsplit(self.customer_jwks_url)
+        if url.scheme not in ("https", "http") or not url.hostname:
+            problems.append("CARTWRIGHT_CUSTOMER_JWKS_URL is not an http(s) URL")
+        elif url.scheme == "http" and not _is_loopback(url.hostname):
+            problems.append(
+                "CARTWRIGHT_CUSTOMER_JWKS_URL uses plain http:// for a host that is not"
+                " loopback (use https://)"
+            )
+        if not self.customer_issuer:
+            problems.append("CARTWRIGHT_CUSTOMER_ISSUER is not set")
+        if not self.customer_audience:
+            problems.append("CARTWRIGHT_CUSTOMER_AUDIENCE is not set")
+        if not 0 <= self.customer_clock_skew_s <= 300:
+            problems.append("CARTWRIGHT_CUSTOMER_CLOCK_SKEW_S must be from 0 to 300 seconds")
+        return problems
 
     def production_problems(self) -> list[str]:
         """Why this configuration must not serve real shoppers (empty when it may)."""
@@ -69,6 +104,15 @@ class Settings(BaseSettings):
         if self.admin_key is not None and len(self.admin_key) < 32:
             problems.append("CARTWRIGHT_ADMIN_KEY is shorter than 32 characters")
         return problems
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

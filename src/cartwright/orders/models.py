@@ -22,6 +22,9 @@ orders = sa.Table(
     ),
     sa.Column("next_action", Json, nullable=True),
     *timestamps(),
+    # The signed-in customer whose cart it was (None: a guest's order).
+    sa.Column("customer_id", sa.String(64), nullable=True),
+    sa.Index("ix_orders_customer_id_id", "customer_id", "id"),
 )
 
 order_lines = sa.Table(

@@ -9,7 +9,7 @@ ORDER_COLUMNS = (
     "number, id, cart_id, status, payment_status, fulfillment_status, currency, email,"
     " shipping_address, billing_address, shipping_method, subtotal, discount, shipping, tax,"
     " total, amount_captured, amount_refunded, next_action, created_at,"
-    " updated_at"
+    " updated_at, customer_id"
 )
 
 
@@ -29,8 +29,8 @@ def insert_order_stmt(values: Sequence[object]) -> Stmt:
         "INSERT INTO orders (number, id, cart_id, status, payment_status, fulfillment_status,"
         " currency, email, shipping_address, billing_address, shipping_method, subtotal,"
         " discount, shipping, tax, total, amount_captured, next_action,"
-        " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-        " $13, $14, $15, $16, $17, $18, $19, $19)",
+        " created_at, updated_at, customer_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+        " $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20)",
         *values,
     )
 
@@ -57,17 +57,52 @@ async def lines_of(conn: Conn, order_ids: Sequence[str]) -> list[Row]:
     )
 
 
-async def list_orders(conn: Conn, *, limit: int, starting_after: str | None) -> list[Row]:
+async def list_orders(
+    conn: Conn, *, limit: int, starting_after: str | None, customer_id: str | None = None
+) -> list[Row]:
     """Newest first. Order ids start with the time their checkout began (numbers come in
     per-process blocks, so they are not in time order across processes)."""
-    if starting_after is None:
-        return await conn.fetch(
-            f"SELECT {ORDER_COLUMNS} FROM orders ORDER BY id DESC LIMIT $1", limit
-        )
+    clauses: list[str] = []
+    args: list[object] = []
+    if customer_id is not None:
+        args.append(customer_id)
+        clauses.append(f"customer_id = ${len(args)}")
+    if starting_after is not None:
+        args.append(starting_after)
+        clauses.append(f"id < ${len(args)}")
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    args.append(limit)
     return await conn.fetch(
-        f"SELECT {ORDER_COLUMNS} FROM orders WHERE id < $1 ORDER BY id DESC LIMIT $2",
-        starting_after,
-        limit,
+        f"SELECT {ORDER_COLUMNS} FROM orders{where} ORDER BY id DESC LIMIT ${len(args)}", *args
+    )
+
+
+async def owner_of(conn: Conn, order_id: str) -> str | None:
+    value = await conn.fetchval("SELECT customer_id FROM orders WHERE id = $1", order_id)
+    return None if value is None else str(value)
+
+
+async def orders_of(conn: Conn, customer_id: str) -> list[Row]:
+    return await conn.fetch(
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = $1 ORDER BY id DESC",
+        customer_id,
+    )
+
+
+async def set_personal_data(
+    conn: Conn,
+    order_id: str,
+    *,
+    email: str | None,
+    shipping_address: str | None,
+    billing_address: str | None,
+) -> None:
+    await conn.execute(
+        "UPDATE orders SET email = $2, shipping_address = $3, billing_address = $4 WHERE id = $1",
+        order_id,
+        email,
+        shipping_address,
+        billing_address,
     )
 
 

@@ -57,6 +57,7 @@ class OrderOut(BaseModel):
     amount_refunded: MoneyOut
     next_action: dict[str, Any] | None
     cart_id: str | None
+    customer_id: str | None
     created_at: datetime
     updated_at: datetime
 

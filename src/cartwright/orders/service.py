@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from cartwright.events.service import Event
-from cartwright.kit import clock
+from cartwright.kit import clock, privacy
 from cartwright.kit.crypto import SecretKeys
 from cartwright.kit.db import Conn, Database, Row, Stmt
 from cartwright.kit.errors import NotFound
@@ -57,6 +57,8 @@ class NewOrder:
     shipping: int
     tax: int
     total: int
+    # The signed-in customer whose cart this was (snapshots from before 0007 have none).
+    customer_id: str | None = None
 
     def to_json(self) -> str:
         return orjson.dumps(self).decode()
@@ -89,12 +91,20 @@ def token_opens(keys: SecretKeys, order_id: str, access_token: str | None) -> bo
 
 
 async def require_token_access(
-    conn: Conn, keys: SecretKeys, order_id: str, access_token: str | None
+    conn: Conn,
+    keys: SecretKeys,
+    order_id: str,
+    access_token: str | None,
+    customer_id: str | None = None,
 ) -> None:
-    """For a publishable key: the order opens only with its token; otherwise it is as
-    good as missing (404), so order ids cannot be probed."""
-    if not token_opens(keys, order_id, access_token):
-        raise NotFound(f"No order {order_id}.")
+    """For a publishable key: the order opens only with its token, or for the signed-in
+    customer it belongs to; otherwise it is as good as missing (404), so order ids cannot
+    be probed."""
+    if token_opens(keys, order_id, access_token):
+        return
+    if customer_id is not None and await repository.owner_of(conn, order_id) == customer_id:
+        return
+    raise NotFound(f"No order {order_id}.")
 
 
 def _json(value: Any) -> Any:
@@ -143,6 +153,7 @@ def present(order: Row, lines: Sequence[Row]) -> dict[str, Any]:
         "amount_refunded": money(order["amount_refunded"]),
         "next_action": _json(order["next_action"]),
         "cart_id": order["cart_id"],
+        "customer_id": order["customer_id"],
         "created_at": clock.isoformat(order["created_at"]),
         "updated_at": clock.isoformat(order["updated_at"]),
     }
@@ -240,6 +251,7 @@ def plan_placement(
         amount_captured,
         orjson.dumps(next_action).decode() if next_action else None,
         now,
+        order.customer_id,
     )
     row: dict[str, Any] = dict(zip(_ORDER_FIELDS, values, strict=True))
     # `present` takes the documents as they are, not as the JSON text written for them.
@@ -278,6 +290,7 @@ _ORDER_FIELDS = (
     "amount_captured",
     "next_action",
     "created_at",
+    "customer_id",
 )
 
 
@@ -321,11 +334,40 @@ async def get_order(conn: Conn, order_id: str) -> dict[str, Any]:
     return present(row, await repository.lines_of(conn, [order_id]))
 
 
-async def list_orders(conn: Conn, *, limit: int, starting_after: str | None) -> dict[str, Any]:
-    rows = await repository.list_orders(conn, limit=limit + 1, starting_after=starting_after)
+async def list_orders(
+    conn: Conn, *, limit: int, starting_after: str | None, customer_id: str | None = None
+) -> dict[str, Any]:
+    """Newest first; with `customer_id`, only that customer's orders."""
+    rows = await repository.list_orders(
+        conn, limit=limit + 1, starting_after=starting_after, customer_id=customer_id
+    )
     page = rows[:limit]
-    lines: dict[str, list[Row]] = {r["id"]: [] for r in page}
-    if page:
+    return {"data": await _views(conn, page), "has_more": len(rows) > limit}
+
+
+async def _views(conn: Conn, rows: Sequence[Row]) -> list[dict[str, Any]]:
+    lines: dict[str, list[Row]] = {r["id"]: [] for r in rows}
+    if rows:
         for line in await repository.lines_of(conn, list(lines)):
             lines[line["order_id"]].append(line)
-    return {"data": [present(r, lines[r["id"]]) for r in page], "has_more": len(rows) > limit}
+    return [present(r, lines[r["id"]]) for r in rows]
+
+
+async def orders_of_customer(conn: Conn, customer_id: str) -> list[dict[str, Any]]:
+    """Every order of the customer with its lines and addresses (for their export)."""
+    return await _views(conn, await repository.orders_of(conn, customer_id))
+
+
+async def erase_customer(conn: Conn, customer_id: str) -> list[str]:
+    """Replace the personal data of the customer's orders (email, addresses but their
+    country); amounts, numbers and lines stay. Returns the orders' ids."""
+    rows = await repository.orders_of(conn, customer_id)
+    for row in rows:
+        await repository.set_personal_data(
+            conn,
+            row["id"],
+            email=privacy.erased(row["email"]),
+            shipping_address=privacy.redact_json(_json(row["shipping_address"])),
+            billing_address=privacy.redact_json(_json(row["billing_address"])),
+        )
+    return [r["id"] for r in rows]

@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the platform, the caller, pagination."""
+"""FastAPI dependencies: the platform, the caller (key and signed-in customer), pagination."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ from fastapi import Request
 
 from cartwright.access.scopes import Scope
 from cartwright.access.service import Principal
+from cartwright.customers import service as customers
+from cartwright.customers.errors import CustomerTokenRequired
+from cartwright.customers.service import Customer
+from cartwright.customers.tokens import CUSTOMER_TOKEN_HEADER
 from cartwright.kit import context
 from cartwright.kit.errors import ValidationFailed
+from cartwright.kit.viewer import Viewer
 from cartwright.platform import Platform
 
 
@@ -34,6 +39,70 @@ def requires(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
         return principal
 
     return check
+
+
+@dataclass(frozen=True, slots=True)
+class Shopper:
+    """The key a request carries and, when it sends a valid customer token, the
+    signed-in customer it acts for."""
+
+    principal: Principal
+    customer: Customer | None
+
+    @property
+    def customer_id(self) -> str | None:
+        return None if self.customer is None else self.customer.id
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(self.customer_id, sees_all=not self.principal.is_publishable)
+
+
+async def signed_in(request: Request) -> Customer | None:
+    """The customer of the `Cartwright-Customer-Token` header (401 if it does not verify),
+    None without one. Checked after the key, before the body."""
+    token = request.headers.get(CUSTOMER_TOKEN_HEADER)
+    if token is None:
+        return None
+    p = platform(request)
+    claims = await p.customer_tokens.verify(token)
+    async with p.db.connection() as conn:
+        found = await customers.find(conn, claims)
+    if found is None:
+        async with p.db.transaction() as conn:
+            found = await customers.sign_in(conn, claims)
+    # Stored idempotent answers belong to the key and the customer together (web.idempotent).
+    request.state.customer_id = found.id
+    return found
+
+
+def shopper(scope: Scope | None = None) -> Callable[[Request], Awaitable[Shopper]]:
+    """The caller's key (holding `scope`, when given) and the signed-in customer, if any."""
+
+    async def resolve(request: Request) -> Shopper:
+        principal = await caller(request)
+        if scope is not None:
+            principal.require(scope)
+        return Shopper(principal, await signed_in(request))
+
+    return resolve
+
+
+def customer_shopper(scope: Scope | None = None) -> Callable[[Request], Awaitable[Shopper]]:
+    """Like `shopper()`, for routes about the signed-in customer: 401 without a token."""
+
+    async def resolve(request: Request) -> Shopper:
+        principal = await caller(request)
+        if scope is not None:
+            principal.require(scope)
+        customer = await signed_in(request)
+        if customer is None:
+            raise CustomerTokenRequired(
+                "Send the signed-in customer's token as `Cartwright-Customer-Token`."
+            )
+        return Shopper(principal, customer)
+
+    return resolve
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,9 +45,16 @@ def claim_for(request: Request, *, required: bool = False) -> idempotency.Claim 
                 "Idempotency-Key", "this request needs an Idempotency-Key header"
             )
         return None
-    principal = request.state.principal
     body = getattr(request.state, "json_body", None)
-    return idempotency.make_claim(principal.key_id, route_of(request), key, body)
+    return idempotency.make_claim(owner_of(request), route_of(request), key, body)
+
+
+def owner_of(request: Request) -> str:
+    """Whose stored answers a request may replay: its key's, and with a customer token
+    that customer's under that key (a publishable key is shared by every shopper)."""
+    key_id: str = request.state.principal.key_id
+    customer_id = getattr(request.state, "customer_id", None)
+    return key_id if customer_id is None else f"{key_id}:{customer_id}"
 
 
 def replay_headers(status: int) -> dict[str, str]:

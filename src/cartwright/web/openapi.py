@@ -220,6 +220,13 @@ def operation(
     return extra
 
 
+def storefront_operation(**kwargs: Any) -> dict[str, Any]:
+    """`operation` for a route a storefront calls for a shopper: it takes the signed-in
+    shopper's `Cartwright-Customer-Token` too."""
+    params = [*kwargs.pop("params", ()), CUSTOMER_TOKEN]
+    return operation(params=params, **kwargs)
+
+
 def _problem_schema(status: int, codes: list[str]) -> dict[str, Any]:
     props: dict[str, Any] = {
         "type": {"type": "string"},
