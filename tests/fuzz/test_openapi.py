@@ -47,6 +47,8 @@ _DATA_DEPENDENT = {
     "checkout": [201, 202, 402, 404, 409, 503],
     "confirm_payment": [200, 404, 409, 503],
     "list_events": [200, 422],
+    "roll_key": [201, 409],
+    "claim_cart": [200, 409],
 }
 
 
