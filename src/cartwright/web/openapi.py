@@ -53,6 +53,7 @@ _IDEMPOTENT_POST: tuple[tuple[int, str], ...] = (
     (409, "idempotency_key_in_use"),
     (409, "idempotent_answer_unavailable"),
     (422, "idempotency_key_reused"),
+    (422, ValidationFailed.code),  # the header itself: 1 to 255 characters
 )
 
 _STATUS_TEXT = {
@@ -192,8 +193,6 @@ def operation(
         codes += _WITH_BODY
     if idempotency is not None:
         codes += _IDEMPOTENT_POST
-        if idempotency == "required":
-            codes.append((422, ValidationFailed.code))
     for problem in problems:
         codes.append(problem if isinstance(problem, tuple) else (problem.status, problem.code))
     for status, code in codes:
