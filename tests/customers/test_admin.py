@@ -179,6 +179,17 @@ async def test_erase_leaves_no_personal_value_and_keeps_the_money(
     again = await c_admin.post(f"/v1/customers/{me['id']}/erase")
     assert again.status_code == 200 and again.json()["status"] == "erased"
 
+    # The erasure is audited once (who erased whom), holding no personal value.
+    audited = await c_admin.get(
+        "/v1/audit-events", params={"action": "customer.erased", "target_id": me["id"]}
+    )
+    assert audited.status_code == 200, audited.text
+    entries = audited.json()["data"]
+    assert len(entries) == 1, entries
+    assert entries[0]["changes"]["orders"] == 1, entries
+    assert entries[0]["changes"]["carts"] >= 1, entries
+    assert not any(v in audited.text for v in values.values())
+
     # The same person signing in again is a new customer holding nothing of the old one.
     async with client(cserver, pk, idp.token(sub, email=values["email"])) as shopper:
         fresh = (await shopper.get("/v1/customers/me")).json()

@@ -129,7 +129,11 @@ def _config(path: Path, *, key: str, phases: str, sku: str) -> Path:
 
 
 def _schemathesis(server: Server, config: Path, phases: str, log: Path) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "FUZZ_GUEST": "1" if phases == "stateful" else "0",
+    }
     run = subprocess.run(
         [
             str(Path(sys.executable).with_name("schemathesis")),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cartwright.audit import service as audit
 from cartwright.cart import service as cart
 from cartwright.checkout import service as checkout
 from cartwright.customers import repository
@@ -155,5 +156,13 @@ async def erase(conn: Conn, customer_id: str) -> dict[str, Any]:
         await events.record(
             conn,
             [Event("customer.erased", customer_id, {"id": customer_id, "status": "erased"})],
+        )
+        # Who erased whom, and how much: never the personal data itself.
+        await audit.record(
+            conn,
+            "customer.erased",
+            "customer",
+            customer_id,
+            {"carts": len(cart_ids), "orders": len(order_ids)},
         )
     return present(erased)
