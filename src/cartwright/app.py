@@ -35,6 +35,7 @@ from cartwright.kit.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
+from cartwright.kit.netaddr import parse_networks
 from cartwright.kit.settings import Settings, get_settings
 from cartwright.ops import worker
 from cartwright.ops.api import router as ops_router
@@ -177,7 +178,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(RejectNul)
-    app.add_middleware(RequestContext)  # added last: runs first
+    app.add_middleware(
+        RequestContext, trusted_proxies=parse_networks(settings.trusted_proxies)
+    )  # added last: runs first
     # Routes are matched in order: the storefront's hot paths first.
     for router in (
         checkout_router,

@@ -13,6 +13,7 @@ from cartwright.cart.service import Pricing
 from cartwright.catalog.service import PriceBook
 from cartwright.kit.crypto import SecretKeys, load_or_create_key_file
 from cartwright.kit.db import Database, Dialect, dialect_of, sqlite_path
+from cartwright.kit.ratelimit import Limiter, Rate, storage_for
 from cartwright.kit.settings import Settings
 from cartwright.orders.service import OrderNumbers
 from cartwright.payments.connector import PaymentConnector
@@ -60,9 +61,17 @@ class Platform:
     sandbox_db: Database
     order_numbers: OrderNumbers
     secrets: SecretKeys
+    # Rate limits (kit/ratelimit.py): counted in Redis when configured, else in memory.
+    limiter: Limiter
+    publishable_rate: Rate
+    secret_rate: Rate | None
+    open_checkouts_rate: Rate
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
+        invalid = settings.configuration_problems()
+        if invalid:
+            raise ConfigurationError("invalid configuration: " + "; ".join(invalid) + ".")
         problems = settings.production_problems()
         if problems:
             raise ConfigurationError(
@@ -93,6 +102,14 @@ class Platform:
             sandbox_db=sandbox_db,
             order_numbers=OrderNumbers(),
             secrets=secret_keys(settings),
+            limiter=Limiter(storage_for(settings.redis_url)),
+            publishable_rate=settings.publishable_rate(),
+            secret_rate=settings.secret_rate(),
+            open_checkouts_rate=Rate(
+                settings.open_checkouts_per_address,
+                max(1, round(settings.requires_action_expiry_s)),
+                "open-checkouts",
+            ),
         )
 
     async def start(self) -> None:

@@ -11,6 +11,7 @@ from cartwright.orders import service as orders
 from cartwright.web.body import body_doc, json_body
 from cartwright.web.deps import caller, platform, requires
 from cartwright.web.idempotent import claim_for, replay_headers, run_idempotent_steps
+from cartwright.web.ratelimit import check_open_checkouts, count_open_checkout
 from cartwright.web.responses import raw_json_response
 
 router = APIRouter(prefix="/v1", tags=["checkout"])
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/v1", tags=["checkout"])
             "description": "insufficient_stock, cart_not_ready, cart_closed, cart_changed,"
             " idempotency_key_in_use"
         },
+        429: {"description": "rate_limited: too many checkouts awaiting payment"},
         503: {"description": "provider_unavailable (stored); service_unavailable (retry)"},
     },
 )
@@ -39,7 +41,11 @@ async def checkout(
     claim = claim_for(request, required=True)
     assert claim is not None
     p = platform(request)
+    # One client address may leave only so many checkouts holding stock unpaid.
+    await check_open_checkouts(p)
     answer = await service.checkout(p, cart_id=cart_id, token=data.payment.token, claim=claim)
+    if answer.status == 202 and not answer.replayed:
+        await count_open_checkout(p)
     headers = dict(answer.headers or {})
     if answer.replayed:
         headers.update(replay_headers(answer.status))

@@ -8,7 +8,7 @@ commands; read anywhere through `current()`.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cartwright.kit import ids
 
@@ -16,9 +16,13 @@ from cartwright.kit import ids
 @dataclass(slots=True)
 class RequestInfo:
     request_id: str
+    # The client's IP address: the TCP peer, or what a trusted proxy says (kit/netaddr.py).
     client_address: str | None = None
     # The API key (or `cli`) that acts; set once the caller is authenticated.
     actor_key_id: str | None = None
+    # Headers the answer must carry whatever it is (the rate-limit state), added by
+    # web.request_context when the answer starts.
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
 _current: ContextVar[RequestInfo | None] = ContextVar("cartwright_request", default=None)

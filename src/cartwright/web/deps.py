@@ -12,6 +12,7 @@ from cartwright.access.service import Principal
 from cartwright.kit import context
 from cartwright.kit.errors import ValidationFailed
 from cartwright.platform import Platform
+from cartwright.web import ratelimit
 
 
 def platform(request: Request) -> Platform:
@@ -19,11 +20,14 @@ def platform(request: Request) -> Platform:
 
 
 async def caller(request: Request) -> Principal:
-    principal = await platform(request).keys.authenticate(request.headers.get("authorization"))
+    """The authenticated caller, counted against its rate limit (before any body is read)."""
+    p = platform(request)
+    principal = await p.keys.authenticate(request.headers.get("authorization"))
     request.state.principal = principal
     info = context.current()
     if info is not None:
         info.actor_key_id = principal.key_id
+    await ratelimit.enforce(p, principal)
     return principal
 
 
