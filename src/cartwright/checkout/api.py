@@ -35,17 +35,17 @@ router = APIRouter(prefix="/v1", tags=["checkout"])
 async def checkout(
     request: Request,
     cart_id: str,
-    _: Principal = Depends(requires(Scope.CHECKOUT)),
+    principal: Principal = Depends(requires(Scope.CHECKOUT)),
     data: CheckoutIn = Depends(json_body(CheckoutIn)),
 ) -> Response:
     claim = claim_for(request, required=True)
     assert claim is not None
     p = platform(request)
     # One client address may leave only so many checkouts holding stock unpaid.
-    await check_open_checkouts(p)
+    await check_open_checkouts(p, principal)
     answer = await service.checkout(p, cart_id=cart_id, token=data.payment.token, claim=claim)
     if answer.status == 202 and not answer.replayed:
-        await count_open_checkout(p)
+        await count_open_checkout(p, principal)
     headers = dict(answer.headers or {})
     if answer.replayed:
         headers.update(replay_headers(answer.status))

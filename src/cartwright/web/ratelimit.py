@@ -50,11 +50,11 @@ async def enforce(p: Platform, principal: Principal) -> None:
         )
 
 
-async def check_open_checkouts(p: Platform) -> None:
-    """Before a checkout reserves anything: refuse when this client address already left
-    `open_checkouts_per_address` checkouts awaiting payment within the window."""
+async def check_open_checkouts(p: Platform, principal: Principal) -> None:
+    """Before a storefront's checkout reserves anything: refuse when this client address
+    already left `open_checkouts_per_address` checkouts awaiting payment in the window."""
     address = _address()
-    if address is None:
+    if address is None or not principal.is_publishable:
         return
     if not await p.limiter.test(p.open_checkouts_rate, f"open:{address}"):
         metrics.rate_limited.labels(p.open_checkouts_rate.name).inc()
@@ -65,10 +65,10 @@ async def check_open_checkouts(p: Platform) -> None:
         )
 
 
-async def count_open_checkout(p: Platform) -> None:
-    """A checkout was answered 202 (awaiting payment, holding stock): count it."""
+async def count_open_checkout(p: Platform, principal: Principal) -> None:
+    """A storefront's checkout was answered 202 (awaiting payment, holding stock)."""
     address = _address()
-    if address is not None:
+    if address is not None and principal.is_publishable:
         await p.limiter.hit(p.open_checkouts_rate, f"open:{address}")
 
 
