@@ -43,6 +43,7 @@ from cartwright.ops.logging import configure_logging
 from cartwright.orders.api import router as orders_router
 from cartwright.platform import Platform
 from cartwright.web.body import DOC_SCHEMAS
+from cartwright.web.body_limit import LimitBody
 from cartwright.web.guard import RejectNul
 from cartwright.web.request_context import RequestContext
 from cartwright.web.responses import json_response
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(RejectNul)
+    app.add_middleware(LimitBody, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         RequestContext, trusted_proxies=parse_networks(settings.trusted_proxies)
     )  # added last: runs first
