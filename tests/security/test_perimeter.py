@@ -4,18 +4,22 @@ headers."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from cartwright.migrations.runner import upgrade
-from tests.api.support import create_key
-from tests.conftest import ADMIN_KEY, Server, start_server
+from tests.api.support import assert_problem, create_key
+from tests.conftest import ADMIN_KEY, Server, start_server, start_worker
+from tests.factories import checkout, create_product, ready_cart, stock_of, unique_sku
 
 
 def _v6() -> str:
@@ -123,3 +127,184 @@ async def test_garbage_in_forwarded_for_is_ignored_safely(proxied: Server) -> No
             )
         assert response.status_code in (404, 429), response.text
         assert _logged_clients(proxied, response.headers["request-id"]) == [real]
+
+
+@pytest.fixture(scope="module")
+def edge(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """PostgreSQL behind a trusted proxy, with small bounds: 4 KiB bodies, 2 checkouts
+    awaiting payment per address, one allowed browser origin."""
+    tmp = tmp_path_factory.mktemp("edge")
+    server = start_server(
+        pg_database,
+        tmp / "server.log",
+        no_worker=True,
+        extra_env={
+            "CARTWRIGHT_TRUSTED_PROXIES": "127.0.0.1",
+            "CARTWRIGHT_MAX_BODY_BYTES": "4096",
+            "CARTWRIGHT_OPEN_CHECKOUTS_PER_ADDRESS": "2",
+            "CARTWRIGHT_CORS_ORIGINS": "https://shop.example, http://localhost:3000",
+        },
+    )
+    yield server
+    server.stop()
+
+
+def _cart_body(size: int) -> bytes:
+    """A cart body of exactly `size` bytes (padded with spaces, still valid JSON)."""
+    body = b'{"currency": "EUR"}'
+    return body[:-1] + b" " * (size - len(body)) + b"}"
+
+
+async def test_a_declared_length_over_the_limit_is_413_before_anything_is_read(
+    edge: Server,
+) -> None:
+    key = await _publishable_key(edge)
+    async with _client(edge, key) as shop:
+        refused = await shop.post(
+            "/v1/carts", content=_cart_body(4097), headers={"Content-Type": "application/json"}
+        )
+        body = assert_problem(refused, 413, "payload_too_large")
+        assert "4096 bytes" in body["detail"]
+        assert refused.headers["request-id"] == body["request_id"]
+    # Even without a key: the body is refused before anything else looks at the request.
+    async with _client(edge, None) as anyone:
+        assert_problem(
+            await anyone.post("/v1/carts", content=_cart_body(50_000)), 413, "payload_too_large"
+        )
+    async with _client(edge, key) as shop:
+        fits = await shop.post(
+            "/v1/carts", content=_cart_body(4096), headers={"Content-Type": "application/json"}
+        )
+        assert fits.status_code == 201, fits.text
+
+
+async def test_a_chunked_body_is_refused_once_it_crosses_the_limit(edge: Server) -> None:
+    key = await _publishable_key(edge)
+
+    async def chunks(total: int) -> AsyncIterator[bytes]:
+        body = _cart_body(total)
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+
+    async with _client(edge, key) as shop:
+        refused = await shop.post(
+            "/v1/carts", content=chunks(20_000), headers={"Content-Type": "application/json"}
+        )
+        assert "content-length" not in refused.request.headers
+        assert refused.request.headers["transfer-encoding"] == "chunked"
+        assert_problem(refused, 413, "payload_too_large")
+
+        # A chunked body within the limit is read as usual.
+        fits = await shop.post(
+            "/v1/carts", content=chunks(3000), headers={"Content-Type": "application/json"}
+        )
+        assert fits.status_code == 201, fits.text
+        assert fits.json()["currency"] == "EUR"
+
+
+async def test_a_cart_holds_at_most_100_lines_and_a_refused_line_changes_nothing(
+    edge: Server,
+) -> None:
+    key = await _publishable_key(edge)
+    async with _client(edge, ADMIN_KEY) as admin:
+        skus = [unique_sku("LINE") for _ in range(101)]
+        for sku in skus:
+            await create_product(admin, sku=sku, price=100, stock=None)
+    async with _client(edge, key) as shop:
+        cart_id = (await shop.post("/v1/carts", json={"currency": "EUR"})).json()["id"]
+        for sku in skus[:100]:
+            added = await shop.post(f"/v1/carts/{cart_id}/lines", json={"sku": sku, "quantity": 1})
+            assert added.status_code == 200, added.text
+        refused = await shop.post(
+            f"/v1/carts/{cart_id}/lines", json={"sku": skus[100], "quantity": 1}
+        )
+        body = assert_problem(refused, 409, "cart_line_limit")
+        assert "100 lines" in body["detail"]
+        cart = (await shop.get(f"/v1/carts/{cart_id}")).json()
+        assert len(cart["lines"]) == 100
+        assert skus[100] not in {line["sku"] for line in cart["lines"]}
+        # A SKU the cart holds still merges into its line.
+        more = await shop.post(f"/v1/carts/{cart_id}/lines", json={"sku": skus[0], "quantity": 2})
+        assert more.status_code == 200, more.text
+        assert len(more.json()["lines"]) == 100
+        assert {line["sku"]: line["quantity"] for line in more.json()["lines"]}[skus[0]] == 3
+
+
+async def test_one_address_may_leave_only_so_many_checkouts_awaiting_payment(
+    edge: Server,
+) -> None:
+    key = await _publishable_key(edge)
+    async with _client(edge, ADMIN_KEY) as admin:
+        sku = (await create_product(admin, stock=10))["variants"][0]["sku"]
+    shopper, neighbour = _v6(), _v6()
+    async with _client(edge, key, shopper) as shop:
+        # A paid checkout holds nothing unpaid: it does not count.
+        paid = await checkout(shop, (await ready_cart(shop, [(sku, 1)]))["id"])
+        assert paid.status_code == 201, paid.text
+        for _ in range(2):
+            held = await checkout(
+                shop, (await ready_cart(shop, [(sku, 1)]))["id"], token="tok_3ds_required"
+            )
+            assert held.status_code == 202, held.text
+        cart = await ready_cart(shop, [(sku, 1)])
+        async with _client(edge, ADMIN_KEY) as admin:
+            before = await stock_of(admin, sku)
+            refused = await checkout(shop, cart["id"], token="tok_3ds_required")
+            body = assert_problem(refused, 429, "rate_limited")
+            assert "awaiting payment" in body["detail"]
+            assert int(refused.headers["retry-after"]) >= 1
+            assert await stock_of(admin, sku) == before  # nothing reserved
+        assert (await shop.get(f"/v1/carts/{cart['id']}")).json()["status"] == "open"
+    async with _client(edge, key, neighbour) as shop:
+        other = await checkout(
+            shop, (await ready_cart(shop, [(sku, 1)]))["id"], token="tok_3ds_required"
+        )
+        assert other.status_code == 202, other.text
+    # Back offices (secret keys) are not bounded per address.
+    async with _client(edge, ADMIN_KEY, shopper) as admin:
+        cart = await ready_cart(admin, [(sku, 1)])
+        assert (await checkout(admin, cart["id"], token="tok_3ds_required")).status_code == 202
+
+
+def _pg_execute(database_url: str, sql: str, *args: object) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql, args)
+
+
+async def test_the_worker_purges_abandoned_carts_but_never_one_a_checkout_froze(
+    edge: Server, tmp_path: Path
+) -> None:
+    key = await _publishable_key(edge)
+    async with _client(edge, ADMIN_KEY) as admin:
+        sku = (await create_product(admin, stock=10))["variants"][0]["sku"]
+    async with _client(edge, key) as shop:
+        abandoned = (await ready_cart(shop, [(sku, 1)]))["id"]
+        empty = (await shop.post("/v1/carts", json={"currency": "EUR"})).json()["id"]
+        recent = (await ready_cart(shop, [(sku, 1)]))["id"]
+        ordered = (await ready_cart(shop, [(sku, 1)]))["id"]
+        assert (await checkout(shop, ordered)).status_code == 201
+        declined = (await ready_cart(shop, [(sku, 1)]))["id"]
+        assert (await checkout(shop, declined, token="tok_declined")).status_code == 402
+        assert (await shop.get(f"/v1/carts/{declined}")).json()["status"] == "open"
+        old = [abandoned, empty, ordered, declined]
+        _pg_execute(
+            edge.database_url,
+            "UPDATE carts SET updated_at = now() - interval '31 days' WHERE id = ANY(%s)",
+            old,
+        )
+        worker = start_worker(edge.database_url, tmp_path / "worker.log")
+        try:
+            deadline = time.monotonic() + 30
+            while (await shop.get(f"/v1/carts/{abandoned}")).status_code != 404:
+                assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
+                await asyncio.sleep(0.2)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=15)
+        assert (await shop.get(f"/v1/carts/{empty}")).status_code == 404
+        for kept in (recent, ordered, declined):
+            response = await shop.get(f"/v1/carts/{kept}")
+            assert response.status_code == 200, (kept, response.text)
+    with psycopg.connect(edge.database_url) as conn:
+        lines = conn.execute("SELECT count(*) FROM cart_lines WHERE cart_id = %s", (abandoned,))
+        assert lines.fetchone() == (0,)

@@ -59,9 +59,8 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # Request bodies larger than this are refused with 413 while they stream in.
     max_body_bytes: int = 1024 * 1024
-    # Anonymous shoppers: lines per cart, and checkouts left awaiting payment (holding
-    # stock) per client address within `requires_action_expiry_s`.
-    max_cart_lines: int = 100
+    # Checkouts a storefront's shopper may leave awaiting payment (holding stock) per
+    # client address within `requires_action_expiry_s`.
     open_checkouts_per_address: int = 20
     # Carts untouched this long, never checked out, are deleted by the worker.
     cart_ttl_days: int = 30
@@ -91,8 +90,6 @@ class Settings(BaseSettings):
                 problems.append(f"{name}: {exc}")
         if self.max_body_bytes < 1024:
             problems.append("CARTWRIGHT_MAX_BODY_BYTES must be at least 1024")
-        if self.max_cart_lines < 1:
-            problems.append("CARTWRIGHT_MAX_CART_LINES must be at least 1")
         if self.open_checkouts_per_address < 1:
             problems.append("CARTWRIGHT_OPEN_CHECKOUTS_PER_ADDRESS must be at least 1")
         if self.cart_ttl_days < 1:
