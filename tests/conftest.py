@@ -147,7 +147,7 @@ def start_server(
         args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
     )
     server = Server(f"http://127.0.0.1:{port}", database_url, process, log_path)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # generous: a loaded CI machine starts slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{log_path.read_text()}")

@@ -45,6 +45,7 @@ from cartwright.platform import Platform
 from cartwright.web.body import DOC_SCHEMAS
 from cartwright.web.body_limit import LimitBody
 from cartwright.web.guard import RejectNul
+from cartwright.web.headers import ProblemCORS, SecurityHeaders, cors_options
 from cartwright.web.request_context import RequestContext
 from cartwright.web.responses import json_response
 
@@ -180,6 +181,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(RejectNul)
     app.add_middleware(LimitBody, max_bytes=settings.max_body_bytes)
+    origins = settings.cors_origin_list()
+    if origins:
+        app.add_middleware(ProblemCORS, **cors_options(origins))
+    app.add_middleware(SecurityHeaders, hsts=settings.strict_transport_security())
     app.add_middleware(
         RequestContext, trusted_proxies=parse_networks(settings.trusted_proxies)
     )  # added last: runs first

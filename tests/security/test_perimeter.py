@@ -67,6 +67,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "CARTWRIGHT_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8",
             "CARTWRIGHT_RATE_LIMIT_PUBLISHABLE": "3/minute",
             "CARTWRIGHT_LOG_LEVEL": "info",
+            "CARTWRIGHT_HSTS": "true",
         },
     )
     yield server
@@ -308,3 +309,118 @@ async def test_the_worker_purges_abandoned_carts_but_never_one_a_checkout_froze(
     with psycopg.connect(edge.database_url) as conn:
         lines = conn.execute("SELECT count(*) FROM cart_lines WHERE cart_id = %s", (abandoned,))
         assert lines.fetchone() == (0,)
+
+
+ORIGIN = "https://shop.example"
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+def _has_security_headers(response: httpx.Response) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, (name, response.headers)
+
+
+async def test_a_preflight_from_an_allowed_origin_names_what_it_may_send_and_read(
+    edge: Server,
+) -> None:
+    async with _client(edge, None) as browser:
+        preflight = await browser.options(
+            "/v1/carts",
+            headers={
+                "Origin": ORIGIN,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
+            },
+        )
+        assert preflight.status_code == 200, preflight.text
+        assert preflight.headers["access-control-allow-origin"] == ORIGIN
+        allowed = preflight.headers["access-control-allow-headers"].lower()
+        for header in (
+            "authorization",
+            "content-type",
+            "idempotency-key",
+            "cartwright-order-token",
+            "cartwright-customer-token",
+        ):
+            assert header in allowed
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        assert "access-control-allow-credentials" not in preflight.headers
+        _has_security_headers(preflight)
+
+    key = await _publishable_key(edge)
+    async with _client(edge, key) as shop:
+        answer = await shop.post("/v1/carts", json={"currency": "EUR"}, headers={"Origin": ORIGIN})
+        assert answer.status_code == 201, answer.text
+        assert answer.headers["access-control-allow-origin"] == ORIGIN
+        exposed = answer.headers["access-control-expose-headers"].lower()
+        for header in (
+            "request-id",
+            "ratelimit",
+            "ratelimit-policy",
+            "retry-after",
+            "idempotent-replayed",
+        ):
+            assert header in exposed
+
+
+async def test_a_preflight_from_another_origin_is_refused_and_gets_no_cors_headers(
+    edge: Server, server: Server
+) -> None:
+    async with _client(edge, None) as browser:
+        refused = await browser.options(
+            "/v1/carts",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+        body = assert_problem(refused, 400, "bad_request")
+        assert "origin" in body["detail"]
+        assert "access-control-allow-origin" not in refused.headers
+        _has_security_headers(refused)
+        plain = await browser.get("/healthz", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in plain.headers
+    # A server with no CARTWRIGHT_CORS_ORIGINS answers no browser origin at all.
+    async with _client(server, None) as browser:
+        nothing = await browser.options(
+            "/v1/carts", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
+        )
+        assert not any(h.startswith("access-control-") for h in nothing.headers), nothing.headers
+
+
+async def test_every_answer_carries_the_security_headers_even_a_404(server: Server) -> None:
+    async with _client(server, None) as anyone:
+        missing = await anyone.get("/no/such/route")
+        assert_problem(missing, 404, "not_found")
+        _has_security_headers(missing)
+        assert "strict-transport-security" not in missing.headers  # not in development
+        assert "cache-control" not in missing.headers  # no credential was sent
+        health = await anyone.get("/healthz")
+        _has_security_headers(health)
+        docs = await anyone.get("/docs")
+        assert docs.status_code == 200
+        csp = docs.headers["content-security-policy"]
+        assert "https://cdn.jsdelivr.net" in csp and "frame-ancestors 'none'" in csp
+        assert docs.headers["x-frame-options"] == "DENY"
+    async with _client(server, ADMIN_KEY) as admin:
+        for answer in (
+            await admin.get("/v1/products"),
+            await admin.get("/v1/orders/ord_missing"),
+            await admin.post("/v1/products", content=b"{"),
+        ):
+            _has_security_headers(answer)
+            assert answer.headers["cache-control"] == "no-store", answer.headers
+    async with _client(server, "sk_wrong") as nobody:
+        unauthenticated = await nobody.get("/v1/products")
+        assert_problem(unauthenticated, 401, "unauthenticated")
+        assert unauthenticated.headers["cache-control"] == "no-store"
+        _has_security_headers(unauthenticated)
+
+
+async def test_strict_transport_security_when_configured(proxied: Server) -> None:
+    async with _client(proxied, None) as anyone:
+        answer = await anyone.get("/v1/nothing-here")
+    assert answer.headers["strict-transport-security"].startswith("max-age=")
+    _has_security_headers(answer)
