@@ -37,6 +37,7 @@ from cartwright.kit.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
+from cartwright.kit.netaddr import parse_networks
 from cartwright.kit.settings import Settings, get_settings
 from cartwright.ops import worker
 from cartwright.ops.api import router as ops_router
@@ -44,7 +45,9 @@ from cartwright.ops.logging import configure_logging
 from cartwright.orders.api import router as orders_router
 from cartwright.platform import Platform
 from cartwright.web import openapi as openapi_doc
+from cartwright.web.body_limit import LimitBody
 from cartwright.web.guard import RejectNul
+from cartwright.web.headers import ProblemCORS, SecurityHeaders, cors_options
 from cartwright.web.request_context import RequestContext
 from cartwright.web.responses import json_response
 
@@ -182,7 +185,14 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(RejectNul)
-    app.add_middleware(RequestContext)  # added last: runs first
+    app.add_middleware(LimitBody, max_bytes=settings.max_body_bytes)
+    origins = settings.cors_origin_list()
+    if origins:
+        app.add_middleware(ProblemCORS, **cors_options(origins))
+    app.add_middleware(SecurityHeaders, hsts=settings.strict_transport_security())
+    app.add_middleware(
+        RequestContext, trusted_proxies=parse_networks(settings.trusted_proxies)
+    )  # added last: runs first
     # Routes are matched in order: the storefront's hot paths first.
     for router in (
         checkout_router,

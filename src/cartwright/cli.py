@@ -18,6 +18,10 @@ cli.add_typer(audit_cli, name="audit")
 
 
 def _refuse_unsafe_production(settings: Settings) -> None:
+    invalid = settings.configuration_problems()
+    if invalid:
+        typer.echo("invalid configuration: " + "; ".join(invalid) + ".", err=True)
+        raise typer.Exit(2)
     problems = settings.production_problems()
     if problems:
         typer.echo("refusing to start in production: " + "; ".join(problems) + ".", err=True)
@@ -98,6 +102,9 @@ def serve(
         log_config=None,  # every process logs JSON through ops.logging
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,
+        # The client's address is worked out from CARTWRIGHT_TRUSTED_PROXIES
+        # (web.request_context), never from headers uvicorn would believe by default.
+        proxy_headers=False,
     )
 
 

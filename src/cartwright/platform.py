@@ -14,6 +14,7 @@ from cartwright.catalog.service import PriceBook
 from cartwright.customers.tokens import CustomerTokens
 from cartwright.kit.crypto import SecretKeys, load_or_create_key_file
 from cartwright.kit.db import Database, Dialect, dialect_of, sqlite_path
+from cartwright.kit.ratelimit import Limiter, Rate, storage_for
 from cartwright.kit.settings import Settings
 from cartwright.orders.service import OrderNumbers
 from cartwright.payments.connector import PaymentConnector
@@ -63,9 +64,17 @@ class Platform:
     secrets: SecretKeys
     # Verifies signed-in shoppers' tokens (refuses all when no JWKS is configured).
     customer_tokens: CustomerTokens
+    # Rate limits (kit/ratelimit.py): counted in Redis when configured, else in memory.
+    limiter: Limiter
+    publishable_rate: Rate
+    secret_rate: Rate | None
+    open_checkouts_rate: Rate
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
+        invalid = settings.configuration_problems()
+        if invalid:
+            raise ConfigurationError("invalid configuration: " + "; ".join(invalid) + ".")
         problems = settings.production_problems()
         if problems:
             raise ConfigurationError(
@@ -107,6 +116,14 @@ class Platform:
             order_numbers=OrderNumbers(),
             secrets=secret_keys(settings),
             customer_tokens=CustomerTokens.from_settings(settings),
+            limiter=Limiter(storage_for(settings.redis_url)),
+            publishable_rate=settings.publishable_rate(),
+            secret_rate=settings.secret_rate(),
+            open_checkouts_rate=Rate(
+                settings.open_checkouts_per_address,
+                max(1, round(settings.requires_action_expiry_s)),
+                "open-checkouts",
+            ),
         )
 
     async def start(self) -> None:

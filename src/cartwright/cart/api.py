@@ -5,7 +5,7 @@ from starlette.responses import Response
 
 from cartwright.access.scopes import Scope
 from cartwright.cart import service
-from cartwright.cart.errors import CartClosed
+from cartwright.cart.errors import CartClosed, CartLineLimit
 from cartwright.cart.schemas import CartIn, CartOut, CartUpdate, LineIn, LineUpdate, ShippingMethods
 from cartwright.kit.db import Conn
 from cartwright.web.body import json_body
@@ -87,7 +87,7 @@ async def update_cart(
     openapi_extra=storefront_operation(
         ok={200: CartOut},
         body=LineIn,
-        problems=[CartClosed],
+        problems=[CartClosed, CartLineLimit],
         idempotency="optional",
         links={200: LINE_LINKS},
     ),

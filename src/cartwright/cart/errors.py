@@ -20,3 +20,11 @@ class CartChanging(AppError):
     code = "cart_changed"
     title = "The cart changed during checkout"
     replayable = False
+
+
+class CartLineLimit(AppError):
+    """The cart already holds the most lines a cart may hold; nothing was changed."""
+
+    status = 409
+    code = "cart_line_limit"
+    title = "The cart holds the most lines it may"

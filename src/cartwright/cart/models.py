@@ -13,6 +13,9 @@ carts = sa.Table(
     sa.Column("billing_address", Json, nullable=True),
     sa.Column("shipping_method", sa.String(64), nullable=True),
     sa.Column("order_id", sa.String(64), nullable=True),
+    # When a checkout last froze the cart: such a cart is never purged (a checkout, a
+    # payment or an order refers to it).
+    sa.Column("checkout_started_at", Timestamp, nullable=True),
     *timestamps(),
     # The signed-in customer the cart belongs to (None: a guest's cart).
     sa.Column("customer_id", sa.String(64), nullable=True),

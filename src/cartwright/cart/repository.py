@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cartwright.kit.db import Conn, Row, Stmt, placeholders, stmt
+from cartwright.kit.db import Conn, Dialect, Row, Stmt, placeholders, stmt
 
 CART_COLUMNS = (
     "id, currency, email, status, shipping_address, billing_address, shipping_method,"
@@ -164,7 +164,7 @@ def freeze_stmt(
 ) -> Stmt:
     """Move the cart on only if it is still as it was read (row count 0 otherwise)."""
     return stmt(
-        "UPDATE carts SET status = $4, updated_at = $5"
+        "UPDATE carts SET status = $4, updated_at = $5, checkout_started_at = $5"
         " WHERE id = $1 AND status = $2 AND updated_at = $3",
         cart_id,
         from_status,
@@ -225,3 +225,23 @@ async def set_personal_data(
         shipping_address,
         billing_address,
     )
+
+
+async def purge_stale(conn: Conn, *, untouched_since: datetime, limit: int) -> int:
+    """Delete up to `limit` open carts (and their lines) untouched since then that no
+    checkout ever froze; the count deleted. Rows another transaction holds are skipped."""
+    skip_locked = " FOR UPDATE SKIP LOCKED" if conn.dialect is Dialect.POSTGRES else ""
+    rows = await conn.fetch(
+        "SELECT id FROM carts WHERE status = 'open' AND order_id IS NULL"
+        " AND checkout_started_at IS NULL AND updated_at < $1"
+        f" ORDER BY updated_at LIMIT $2{skip_locked}",
+        untouched_since,
+        limit,
+    )
+    ids = [r["id"] for r in rows]
+    if not ids:
+        return 0
+    marks = placeholders(1, len(ids))
+    await conn.execute(f"DELETE FROM cart_lines WHERE cart_id IN ({marks})", *ids)
+    await conn.execute(f"DELETE FROM carts WHERE id IN ({marks})", *ids)
+    return len(ids)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
 from cartwright.cart import repository
-from cartwright.cart.errors import CartClosed, CartNotReady
+from cartwright.cart.errors import CartClosed, CartLineLimit, CartNotReady
 from cartwright.cart.schemas import MAX_LINE_QUANTITY, CartIn, CartUpdate, LineIn
 from cartwright.cart.schemas import CartStatus as CartStatus  # re-exported: the saga reads it
 from cartwright.catalog import service as catalog
@@ -25,6 +25,11 @@ from cartwright.kit.db import Conn, Row, Stmt
 from cartwright.kit.errors import AppError, NotFound, ValidationFailed
 from cartwright.kit.viewer import Viewer
 from cartwright.providers.service import Providers
+
+# One anonymous shopper's cart stays small: a cart holds at most this many lines.
+MAX_CART_LINES = 100
+# Abandoned carts are deleted in batches of this many, each in a transaction of its own.
+PURGE_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +251,13 @@ async def add_line(
     if variant.unit_price is None:
         raise ValidationFailed.field("sku", f"{data.sku!r} has no price in {cart['currency']}")
     # Adding a SKU the cart holds merges into its line, which stays within the line limit.
-    held = sum(r["quantity"] for r in await repository.lines(conn, cart_id) if r["sku"] == data.sku)
+    # (`_open_cart` locked the cart's row: concurrent additions to it wait, then count.)
+    lines = await repository.lines(conn, cart_id)
+    held = sum(r["quantity"] for r in lines if r["sku"] == data.sku)
+    if not held and len(lines) >= MAX_CART_LINES:
+        raise CartLineLimit(
+            f"A cart holds at most {MAX_CART_LINES} lines; remove one to add {data.sku!r}."
+        )
     if held + data.quantity > MAX_LINE_QUANTITY:
         raise ValidationFailed.field(
             "quantity", f"a line holds at most {MAX_LINE_QUANTITY} units; the cart has {held}"
@@ -469,3 +480,10 @@ async def reopen(conn: Conn, cart_id: str) -> None:
         order_id=None,
         now=clock.utcnow(),
     )
+
+
+async def purge_abandoned(conn: Conn, *, ttl_days: int, limit: int = PURGE_BATCH) -> int:
+    """Delete up to `limit` open carts untouched for `ttl_days` that no checkout ever
+    froze (so nothing refers to them); how many were deleted."""
+    cutoff = clock.utcnow() - timedelta(days=ttl_days)
+    return await repository.purge_stale(conn, untouched_since=cutoff, limit=limit)

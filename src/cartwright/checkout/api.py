@@ -16,6 +16,7 @@ from cartwright.web.body import json_body
 from cartwright.web.deps import Shopper, platform, shopper
 from cartwright.web.idempotent import claim_for, replay_headers, run_idempotent_steps
 from cartwright.web.openapi import ORDER_TOKEN, storefront_operation
+from cartwright.web.ratelimit import check_open_checkouts, count_open_checkout
 from cartwright.web.responses import raw_json_response
 
 router = APIRouter(prefix="/v1", tags=["checkout"])
@@ -48,6 +49,7 @@ _ORDER_LINKS = {
             CartClosed,
             CartChanging,
             ProviderUnavailable,
+            (429, "rate_limited"),
         ],
         links={201: _ORDER_LINKS, 202: _ORDER_LINKS},
     ),
@@ -61,9 +63,13 @@ async def checkout(
     claim = claim_for(request, required=True)
     assert claim is not None
     p = platform(request)
+    # One client address may leave only so many checkouts holding stock unpaid.
+    await check_open_checkouts(p, who.principal)
     answer = await service.checkout(
         p, cart_id=cart_id, token=data.payment.token, claim=claim, viewer=who.viewer
     )
+    if answer.status == 202 and not answer.replayed:
+        await count_open_checkout(p, who.principal)
     headers = dict(answer.headers or {})
     if answer.replayed:
         headers.update(replay_headers(answer.status))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cartwright.kit import ids
@@ -32,6 +32,7 @@ AUDITED_ACTORS = frozenset({ActorKind.SECRET_KEY, ActorKind.ADMIN, ActorKind.CLI
 @dataclass(slots=True)
 class RequestInfo:
     request_id: str
+    # The client's IP address: the TCP peer, or what a trusted proxy says (kit/netaddr.py).
     client_address: str | None = None
     # The API key (or `cli`) that acts; set once the caller is authenticated.
     actor_key_id: str | None = None
@@ -40,6 +41,10 @@ class RequestInfo:
     @property
     def audited(self) -> bool:
         return self.actor_kind in AUDITED_ACTORS
+
+    # Headers the answer must carry whatever it is (the rate-limit state), added by
+    # web.request_context when the answer starts.
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
 _current: ContextVar[RequestInfo | None] = ContextVar("cartwright_request", default=None)

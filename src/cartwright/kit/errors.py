@@ -145,3 +145,15 @@ class ProviderUnavailable(AppError):
 
     def __init__(self, detail: str | None = None, *, retry_after_s: int = 5) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+
+
+class RateLimited(AppError):
+    """Too many requests from this client (or key); nothing was done."""
+
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+    replayable = False
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: int = 1) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})

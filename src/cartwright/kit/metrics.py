@@ -39,3 +39,13 @@ recoveries = Counter(
     "Checkouts the recovery worker resolved, by how.",
     ["outcome"],
 )
+rate_limiter_failures = Counter(
+    "cartwright_rate_limiter_failures_total",
+    "Rate-limit checks that could not be counted (backend unreachable or slow); the"
+    " request went on unlimited.",
+)
+rate_limited = Counter(
+    "cartwright_rate_limited_total",
+    "Requests refused with 429 rate_limited, by limit.",
+    ["limit"],
+)

@@ -10,6 +10,9 @@ from urllib.parse import urlsplit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cartwright.kit.netaddr import InvalidNetwork, parse_networks
+from cartwright.kit.ratelimit import InvalidRate, Rate, parse_rate
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CARTWRIGHT_", env_file=".env", extra="ignore")
@@ -87,6 +90,69 @@ class Settings(BaseSettings):
         if not 0 <= self.customer_clock_skew_s <= 300:
             problems.append("CARTWRIGHT_CUSTOMER_CLOCK_SKEW_S must be from 0 to 300 seconds")
         return problems
+
+    # Rate limits, `<count>/<second|minute|hour>`: publishable keys per client address,
+    # secret keys per key (unset: not limited). Counted in Redis when `redis_url` is set
+    # (shared by every process), in each process's memory otherwise.
+    rate_limit_publishable: str = "1000/second"
+    rate_limit_secret: str | None = None
+    redis_url: str | None = None
+    # Peers whose X-Forwarded-For is believed: comma-separated IPs or CIDRs.
+    trusted_proxies: str = ""
+    # Request bodies larger than this are refused with 413 while they stream in.
+    max_body_bytes: int = 1024 * 1024
+    # Checkouts a storefront's shopper may leave awaiting payment (holding stock) per
+    # client address within `requires_action_expiry_s`.
+    open_checkouts_per_address: int = 20
+    # Carts untouched this long, never checked out, are deleted by the worker.
+    cart_ttl_days: int = 30
+    # Browser origins allowed to call the API (CORS), comma-separated; none by default.
+    cors_origins: str = ""
+    # Strict-Transport-Security on every answer (always on in production).
+    hsts: bool = False
+
+    def publishable_rate(self) -> Rate:
+        return parse_rate(self.rate_limit_publishable, "publishable")
+
+    def secret_rate(self) -> Rate | None:
+        if not self.rate_limit_secret:
+            return None
+        return parse_rate(self.rate_limit_secret, "secret")
+
+    def configuration_problems(self) -> list[str]:
+        """Settings that cannot be served with, in any environment (empty when fine)."""
+        problems = []
+        for name, read in (
+            ("CARTWRIGHT_RATE_LIMIT_PUBLISHABLE", self.publishable_rate),
+            ("CARTWRIGHT_RATE_LIMIT_SECRET", self.secret_rate),
+        ):
+            try:
+                read()
+            except InvalidRate as exc:
+                problems.append(f"{name}: {exc}")
+        if self.max_body_bytes < 1024:
+            problems.append("CARTWRIGHT_MAX_BODY_BYTES must be at least 1024")
+        if self.open_checkouts_per_address < 1:
+            problems.append("CARTWRIGHT_OPEN_CHECKOUTS_PER_ADDRESS must be at least 1")
+        if self.cart_ttl_days < 1:
+            problems.append("CARTWRIGHT_CART_TTL_DAYS must be at least 1")
+        try:
+            parse_networks(self.trusted_proxies)
+        except InvalidNetwork as exc:
+            problems.append(f"CARTWRIGHT_TRUSTED_PROXIES: {exc}")
+        for origin in self.cors_origin_list():
+            if origin == "*" or "://" not in origin or origin.endswith("/"):
+                problems.append(
+                    f"CARTWRIGHT_CORS_ORIGINS: {origin!r} is not an exact origin"
+                    " (scheme://host[:port], no trailing slash, no wildcard)"
+                )
+        return problems
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    def strict_transport_security(self) -> bool:
+        return self.hsts or self.environment == "production"
 
     def production_problems(self) -> list[str]:
         """Why this configuration must not serve real shoppers (empty when it may)."""

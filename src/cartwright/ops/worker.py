@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from cartwright.cart import service as cart
 from cartwright.checkout import service as checkout
 from cartwright.idempotency import service as idempotency
 from cartwright.platform import Platform
@@ -24,10 +25,28 @@ async def _purge_idempotency_keys(p: Platform) -> int:
         return await idempotency.purge_expired(conn)
 
 
+# Batches of abandoned carts one pass may delete (the rest wait for the next pass).
+CART_PURGE_BATCHES = 20
+
+
+async def _purge_abandoned_carts(p: Platform) -> int:
+    purged = 0
+    for _ in range(CART_PURGE_BATCHES):
+        async with p.db.transaction() as conn:
+            deleted = await cart.purge_abandoned(conn, ttl_days=p.settings.cart_ttl_days)
+        purged += deleted
+        if deleted < cart.PURGE_BATCH:
+            break
+    if purged:
+        log.info("abandoned carts purged", carts=purged)
+    return purged
+
+
 JOBS: tuple[tuple[str, Callable[[Platform], Awaitable[int]], int], ...] = (
     # (name, job, run every N polls)
     ("payment_recovery", checkout.recover_due, 1),
     ("idempotency_purge", _purge_idempotency_keys, 600),
+    ("cart_purge", _purge_abandoned_carts, 600),
 )
 
 

@@ -15,10 +15,9 @@ import orjson
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from cartwright.kit.errors import PayloadTooLarge, ValidationFailed
+from cartwright.kit.errors import ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
-MAX_BODY_BYTES = 256 * 1024
 
 
 def validation_errors(exc: ValidationError) -> ValidationFailed:
@@ -42,9 +41,7 @@ def validation_errors(exc: ValidationError) -> ValidationFailed:
 
 
 async def read_json(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The body may be at most {MAX_BODY_BYTES} bytes.")
+    raw = await request.body()  # bounded by CARTWRIGHT_MAX_BODY_BYTES (web.body_limit)
     if not raw.strip():
         raise ValidationFailed(
             "The request needs a JSON body.",

@@ -17,6 +17,7 @@ from cartwright.kit import context
 from cartwright.kit.errors import ValidationFailed
 from cartwright.kit.viewer import Viewer
 from cartwright.platform import Platform
+from cartwright.web import ratelimit
 
 
 def platform(request: Request) -> Platform:
@@ -24,11 +25,14 @@ def platform(request: Request) -> Platform:
 
 
 async def caller(request: Request) -> Principal:
-    principal = await platform(request).keys.authenticate(request.headers.get("authorization"))
+    """The authenticated caller, counted against its rate limit (before any body is read)."""
+    p = platform(request)
+    principal = await p.keys.authenticate(request.headers.get("authorization"))
     request.state.principal = principal
     info = context.current()
     if info is not None:
         info.actor_key_id, info.actor_kind = principal.actor
+    await ratelimit.enforce(p, principal)
     return principal
 
 

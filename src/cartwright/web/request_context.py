@@ -15,14 +15,17 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cartwright.kit import context
+from cartwright.kit.netaddr import Network, client_address
 
 HEADER = b"request-id"
+FORWARDED_FOR = b"x-forwarded-for"
 log = structlog.get_logger("cartwright.request")
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, trusted_proxies: tuple[Network, ...] = ()) -> None:
         self.app = app
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -30,7 +33,13 @@ class RequestContext:
             return
         started = time.perf_counter()
         client = scope.get("client")
-        info = context.begin(client_address=client[0] if client else None)
+        peer = client[0] if client else None
+        if self.trusted_proxies:
+            forwarded = [v.decode("latin-1") for k, v in scope["headers"] if k == FORWARDED_FOR]
+            address = client_address(peer, forwarded, self.trusted_proxies)
+        else:
+            address = peer
+        info = context.begin(client_address=address)
         header = (HEADER, info.request_id.encode())
         status = 500
 
@@ -38,7 +47,11 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    header,
+                    *info.response_headers,
+                ]
             await send(message)
 
         try:
