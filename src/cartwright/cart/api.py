@@ -16,7 +16,20 @@ from cartwright.web.responses import json_response
 
 router = APIRouter(prefix="/v1", tags=["cart"])
 # The key, then the customer token (a cart of a signed-in customer opens only for them).
-storefront = shopper(Scope.CARTS_WRITE)
+_storefront = shopper(Scope.CARTS_WRITE)
+
+
+async def storefront(request: Request) -> Shopper:
+    """The key, then the customer token, then the cart of the path must be the caller's
+    (404 otherwise): all before the body is validated."""
+    who = await _storefront(request)
+    cart_id = request.path_params.get("cart_id")
+    if cart_id is not None:
+        async with platform(request).db.connection() as conn:
+            await service.ensure_visible(conn, who.viewer, cart_id)
+    return who
+
+
 _CART = {"cart_id": "$response.body#/id"}
 # OpenAPI links: where a client goes from a cart (the path to an order).
 CART_LINKS = {

@@ -195,6 +195,15 @@ def require_visible(viewer: Viewer, cart_id: str, owner: str | None) -> None:
         raise NotFound(f"No cart {cart_id}.")
 
 
+async def ensure_visible(conn: Conn, viewer: Viewer, cart_id: str) -> None:
+    """404 for a cart that is missing or not the viewer's: checked before the body is read,
+    so someone else's cart never answers a validation error."""
+    cart = await repository.get_cart(conn, cart_id)
+    if cart is None:
+        raise NotFound(f"No cart {cart_id}.")
+    require_visible(viewer, cart_id, cart["customer_id"])
+
+
 async def _open_cart(conn: Conn, viewer: Viewer, cart_id: str) -> Row:
     """Lock the open cart for a change (the caller's transaction rolls back on a refusal,
     taking the touch back with it)."""

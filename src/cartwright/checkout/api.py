@@ -35,6 +35,19 @@ _ORDER_LINKS = {
 }
 
 
+_checkout_key = shopper(Scope.CHECKOUT)
+
+
+async def checkout_shopper(request: Request) -> Shopper:
+    """The key (scope `checkout`), the customer token, then the cart must be the caller's
+    (404 otherwise): all before the body is validated."""
+    who = await _checkout_key(request)
+    await service.require_cart_visible(
+        platform(request), who.viewer, request.path_params["cart_id"]
+    )
+    return who
+
+
 @router.post(
     "/carts/{cart_id}/checkout",
     status_code=201,
@@ -57,7 +70,7 @@ _ORDER_LINKS = {
 async def checkout(
     request: Request,
     cart_id: str,
-    who: Shopper = Depends(shopper(Scope.CHECKOUT)),
+    who: Shopper = Depends(checkout_shopper),
     data: CheckoutIn = Depends(json_body(CheckoutIn)),
 ) -> Response:
     claim = claim_for(request, required=True)

@@ -148,6 +148,12 @@ def _new_order(order_id: str, number: int, q: Quote) -> NewOrder:
     )
 
 
+async def require_cart_visible(p: Platform, viewer: Viewer, cart_id: str) -> None:
+    """404 unless the cart exists and is the viewer's (before the body is read)."""
+    async with p.db.connection() as conn:
+        await cart.ensure_visible(conn, viewer, cart_id)
+
+
 async def checkout(
     p: Platform, *, cart_id: str, token: str, claim: idempotency.Claim, viewer: Viewer
 ) -> Answer:
