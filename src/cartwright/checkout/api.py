@@ -10,7 +10,12 @@ from cartwright.checkout.schemas import CheckoutIn
 from cartwright.orders import service as orders
 from cartwright.web.body import body_doc, json_body
 from cartwright.web.deps import caller, platform, requires
-from cartwright.web.idempotent import claim_for, replay_headers, run_idempotent_steps
+from cartwright.web.idempotent import (
+    claim_for,
+    count_replay,
+    replay_headers,
+    run_idempotent_steps,
+)
 from cartwright.web.responses import raw_json_response
 
 router = APIRouter(prefix="/v1", tags=["checkout"])
@@ -42,6 +47,7 @@ async def checkout(
     answer = await service.checkout(p, cart_id=cart_id, token=data.payment.token, claim=claim)
     headers = dict(answer.headers or {})
     if answer.replayed:
+        count_replay(request)
         headers.update(replay_headers(answer.status))
     return raw_json_response(service.with_order_token(p, answer), answer.status, headers)
 

@@ -14,7 +14,7 @@ import time
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cartwright.kit import context
+from cartwright.kit import context, telemetry
 
 HEADER = b"request-id"
 log = structlog.get_logger("cartwright.request")
@@ -31,6 +31,8 @@ class RequestContext:
         started = time.perf_counter()
         client = scope.get("client")
         info = context.begin(client_address=client[0] if client else None)
+        # The request span (when traced) names the request id a customer may quote.
+        telemetry.annotate("cartwright.request_id", info.request_id)
         header = (HEADER, info.request_id.encode())
         status = 500
 
