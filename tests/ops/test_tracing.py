@@ -294,7 +294,7 @@ def test_no_secret_leaves_in_an_attribute(in_process_tracing: InMemorySpanExport
     with telemetry.span("t", {**unsafe, "order.id": "ord_123", "count": 3}) as span:
         span.set_attribute("later", "ada@example.com")  # set directly: the exporter scrubs
         telemetry.annotate("annotated", "sk_test_abcdefghijkl")
-    provider = tracing._provider
+    provider = tracing.provider()
     assert provider is not None
     provider.force_flush()
     exported = in_process_tracing.get_finished_spans()
