@@ -172,6 +172,8 @@ def screenshots(prometheus_url: str, out: Path, range_input: str) -> list[Path]:
             page.goto(graph_url(prometheus_url, exprs, range_input))
             page.wait_for_load_state("networkidle", timeout=60_000)
             page.wait_for_selector(".legend", timeout=60_000)
+            # The navigation bar is fixed: in a full-page shot it would cover a graph.
+            page.add_style_tag(content=".navbar { position: static !important; }")
             page.wait_for_timeout(1500)
             path = out / f"prometheus-{name}.png"
             page.screenshot(path=str(path), full_page=True)
