@@ -39,7 +39,8 @@ from cartwright.kit.errors import (
 )
 from cartwright.kit.netaddr import parse_networks
 from cartwright.kit.settings import Settings, get_settings
-from cartwright.ops import worker
+from cartwright.ops import metrics as served_metrics
+from cartwright.ops import tracing, worker
 from cartwright.ops.api import router as ops_router
 from cartwright.ops.logging import configure_logging
 from cartwright.orders.api import router as orders_router
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     if run_worker is None:
         run_worker = os.environ.get("CARTWRIGHT_RUN_WORKER", "1") != "0"
     platform = Platform.build(settings)
+    tracing.configure()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -156,14 +158,20 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run_forever(platform, stop)) if run_worker else None
+        sampler = asyncio.create_task(
+            served_metrics.sample_pools_forever(stop, platform.db, platform.sandbox_db)
+        )
         try:
             yield
         finally:
             stop.set()
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                    await asyncio.wait_for(task, timeout=10)
+            for background in (task, sampler):
+                if background is not None:
+                    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                        await asyncio.wait_for(background, timeout=10)
             await platform.stop()
+            tracing.shutdown()
+            served_metrics.process_stopped()
 
     app = FastAPI(
         title="Cartwright API",
@@ -192,7 +200,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.add_middleware(SecurityHeaders, hsts=settings.strict_transport_security())
     app.add_middleware(
         RequestContext, trusted_proxies=parse_networks(settings.trusted_proxies)
-    )  # added last: runs first
+    )  # added last: runs first (inside the request span)
+    tracing.instrument(app)
     # Routes are matched in order: the storefront's hot paths first.
     for router in (
         checkout_router,

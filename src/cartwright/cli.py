@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import tempfile
 from typing import Annotated
@@ -58,8 +59,6 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the HTTP API (and, unless --no-worker, the background worker)."""
-    import uvicorn
-
     from cartwright.ops.logging import configure_logging
 
     settings = get_settings()
@@ -88,8 +87,22 @@ def serve(
             f"  API docs:        http://{host}:{port}/docs"
         )
     os.environ["CARTWRIGHT_RUN_WORKER"] = "0" if no_worker else "1"
+    metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cartwright-metrics-")
+        # The API processes share their metrics through files here; nothing else needs
+        # them once the server stops.
+        metrics_dir = tempfile.mkdtemp(prefix="cartwright-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        _run_uvicorn(settings, host, port, workers)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _run_uvicorn(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         "cartwright.app:create_app",
         factory=True,
@@ -113,6 +126,7 @@ def worker() -> None:
     """Run the background work alone (payment recovery, housekeeping)."""
     import uvloop
 
+    from cartwright.ops import metrics, tracing
     from cartwright.ops.logging import configure_logging
     from cartwright.ops.worker import run_forever
     from cartwright.platform import Platform
@@ -123,7 +137,10 @@ def worker() -> None:
     if settings.worker_metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
+        start_http_server(
+            settings.worker_metrics_port, addr="127.0.0.1", registry=metrics.registry()
+        )
+    tracing.configure()
 
     async def _run() -> None:
         platform = Platform.build(settings)
@@ -132,12 +149,21 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        sampler = asyncio.create_task(
+            metrics.sample_pools_forever(stop, platform.db, platform.sandbox_db)
+        )
         try:
             await run_forever(platform, stop)
         finally:
+            stop.set()
+            await sampler
             await platform.stop()
 
-    uvloop.run(_run())
+    try:
+        uvloop.run(_run())
+    finally:
+        tracing.shutdown()
+        metrics.process_stopped()
 
 
 @cli.command("create-key")

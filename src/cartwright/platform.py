@@ -87,7 +87,10 @@ class Platform:
             )
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
         sandbox_db = Database(
-            settings.database_url, pool_size=settings.db_pool_size, durable_commits=False
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            durable_commits=False,
+            name="sandbox",
         )
         slow = settings.sandbox_slow_response_s
         sandbox = SandboxProvider(

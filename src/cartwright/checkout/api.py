@@ -14,7 +14,12 @@ from cartwright.orders.schemas import OrderOut, PlacedOrderOut
 from cartwright.payments.errors import PaymentDeclined
 from cartwright.web.body import json_body
 from cartwright.web.deps import Shopper, platform, shopper
-from cartwright.web.idempotent import claim_for, replay_headers, run_idempotent_steps
+from cartwright.web.idempotent import (
+    claim_for,
+    count_replay,
+    replay_headers,
+    run_idempotent_steps,
+)
 from cartwright.web.openapi import ORDER_TOKEN, storefront_operation
 from cartwright.web.ratelimit import check_open_checkouts, count_open_checkout
 from cartwright.web.responses import raw_json_response
@@ -85,6 +90,7 @@ async def checkout(
         await count_open_checkout(p, who.principal)
     headers = dict(answer.headers or {})
     if answer.replayed:
+        count_replay(request)
         headers.update(replay_headers(answer.status))
     return raw_json_response(service.with_order_token(p, answer), answer.status, headers)
 

@@ -20,6 +20,9 @@ checkouts = sa.Table(
     sa.Column("idempotency_owner", sa.String(64), nullable=True),
     sa.Column("idempotency_route", sa.String(300), nullable=True),
     sa.Column("idempotency_key", sa.String(255), nullable=True),
+    # The W3C traceparent of the request that started it (when traced), for recovery's
+    # span to link to.
+    sa.Column("trace_context", sa.String(64), nullable=True),
     *timestamps(),
     # Only unfinished checkouts are ever looked for, so only they are indexed.
     sa.Index(

@@ -8,7 +8,7 @@ from cartwright.kit.db import Conn, Dialect, Row, Stmt, placeholders, stmt
 CHECKOUT_COLUMNS = (
     "id, cart_id, order_id, payment_id, status, snapshot,"
     " idempotency_owner, idempotency_route, idempotency_key, next_check_at, created_at,"
-    " updated_at"
+    " updated_at, trace_context"
 )
 
 
@@ -16,8 +16,8 @@ def insert_checkout_stmt(values: Sequence[object]) -> Stmt:
     return stmt(
         "INSERT INTO checkouts (id, cart_id, order_id, payment_id, status, snapshot,"
         " idempotency_owner, idempotency_route, idempotency_key,"
-        " next_check_at, created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+        " next_check_at, created_at, updated_at, trace_context)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
         *values,
     )
 

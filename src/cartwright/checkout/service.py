@@ -38,7 +38,7 @@ from cartwright.events import service as events
 from cartwright.idempotency import service as idempotency
 from cartwright.inventory import service as inventory
 from cartwright.inventory.errors import InsufficientStock
-from cartwright.kit import clock, ids, metrics, privacy
+from cartwright.kit import clock, ids, metrics, privacy, telemetry
 from cartwright.kit.db import Conn, Deadlock, GuardFailed, Row, Stmt, UniqueViolation, guarded
 from cartwright.kit.errors import AppError, NotFound, ProviderUnavailable
 from cartwright.kit.failpoints import failpoint
@@ -163,6 +163,9 @@ async def checkout(
     except AppError as err:
         metrics.checkouts.labels(err.code).inc()
         raise
+    except Exception:  # answered 5xx (the database failed, or a bug)
+        metrics.checkouts.labels("error").inc()
+        raise
     finally:
         metrics.checkout_latency.observe(time.perf_counter() - started)
     metrics.checkouts.labels(_outcome(answer)).inc()
@@ -194,7 +197,8 @@ async def _checkout(
     for _ in range(CHECKOUT_ATTEMPTS):
         number = await p.order_numbers.take(p.db)
         async with p.db.connection() as conn:
-            view = await cart.read_for_checkout(conn, p.pricing, cart_id)
+            with telemetry.span("checkout.read", {"cart.id": cart_id}):
+                view = await cart.read_for_checkout(conn, p.pricing, cart_id)
             cart.require_visible(viewer, cart_id, view.quote.customer_id)
             refused = cart.refusal(view)
             if refused is None:
@@ -224,7 +228,8 @@ async def _checkout(
                 if entry is not None:
                     writes.append(entry)
                 try:
-                    await conn.atomic_batch(writes)
+                    with telemetry.span("checkout.commit_1", {"checkout.id": checkout_id}):
+                        await conn.atomic_batch(writes)
                     break
                 except GuardFailed:
                     pass
@@ -246,21 +251,26 @@ async def _checkout(
     # The provider call: no transaction is open while we wait for it.
     failpoint("checkout.before_authorize")
     request = AuthorizeRequest(payment_id, order.total, order.currency, token, capture)
-    try:
-        result = await p.gateway.authorize(provider, request)
-    except ProviderUnavailable:
-        # Every attempt failed. A 5xx does not prove the provider did nothing: void the key
-        # there before answering 503; if even that cannot be confirmed, the result is
-        # unknown (202 pending) and recovery finds out.
+    with telemetry.span(
+        "checkout.provider_call", {"payment.id": payment_id, "payment.provider": provider}
+    ) as span:
         try:
-            result = await _void_unseen(p, payment)
+            result = await p.gateway.authorize(provider, request)
         except ProviderUnavailable:
-            result = TIMED_OUT
+            # Every attempt failed. A 5xx does not prove the provider did nothing: void the
+            # key there before answering 503; if even that cannot be confirmed, the result
+            # is unknown (202 pending) and recovery finds out.
+            try:
+                result = await _void_unseen(p, payment)
+            except ProviderUnavailable:
+                result = TIMED_OUT
+        span.set_attribute("payment.result", result.status.value)
     failpoint("checkout.after_authorize")
 
     # Commit 2.
     saga = Saga(checkout_id, payment, order, claim)
-    answer = await _finish(p, saga, result)
+    with telemetry.span("checkout.commit_2", {"checkout.id": checkout_id}):
+        answer = await _finish(p, saga, result)
     if answer is None:  # the recovery worker finished it first: answer as it did
         async with p.db.connection() as conn:
             stored = await idempotency.lookup(conn, claim)
@@ -312,6 +322,7 @@ def _commit_one_writes(
                 claim.key,
                 now + timedelta(seconds=settings.payment_recovery_after_s),
                 now,
+                telemetry.traceparent(),
             )
         ),
     ]
@@ -352,6 +363,7 @@ async def _why_refused(
         )
     if not short:
         return None  # stock came back meanwhile: try again
+    metrics.stock_outs.inc()
     return InsufficientStock(f"Not enough stock for: {', '.join(short)}.")
 
 
@@ -430,6 +442,7 @@ async def _place(p: Platform, saga: Saga, change: PaymentChange, result: Provide
     if saga.claim is not None:
         writes.append(idempotency.complete_stmt(saga.claim, status, body))
     await p.db.atomic_batch(writes)
+    metrics.orders_created.inc()
     return Answer(status, body, order_id=order.order_id)
 
 
@@ -550,13 +563,19 @@ async def recover_due(p: Platform) -> int:
         )
     moved = 0
     for row in due:
-        try:
-            moved += await _recover_one(p, row)
-        except ProviderUnavailable:
-            metrics.recoveries.labels("provider_unavailable").inc()  # the lease retries later
-        except Exception:  # one bad row must not hold up the others; its lease retries it
-            metrics.recoveries.labels("error").inc()
-            log.exception("payment recovery failed", checkout_id=row["id"])
+        # A trace of its own per checkout, linked to the trace of the request that began it.
+        with telemetry.span(
+            "checkout.recover",
+            {"checkout.id": row["id"], "checkout.status": row["status"]},
+            link=row["trace_context"],
+        ):
+            try:
+                moved += await _recover_one(p, row)
+            except ProviderUnavailable:
+                metrics.recoveries.labels("provider_unavailable").inc()  # the lease retries
+            except Exception:  # one bad row must not hold up the others; its lease retries
+                metrics.recoveries.labels("error").inc()
+                log.exception("payment recovery failed", checkout_id=row["id"])
     return moved
 
 

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import aiosqlite
 import asyncpg
 
+from cartwright.kit import telemetry
 from cartwright.kit.pgpool import ConnectionPool
 
 Row = Mapping[str, Any]
@@ -162,21 +163,46 @@ class PgConn:
             raise UniqueViolation(exc.constraint_name) from exc
 
     async def batch(self, statements: Sequence[Stmt]) -> list[int]:
-        if len(statements) == 1 and not statements[0].guard:
-            return [await self.execute(statements[0].sql, *statements[0].args)]
-        sql = _combined(tuple((s.sql, len(s.args), s.guard) for s in statements))
-        try:
-            row = await self.fetchrow(sql, *(a for s in statements for a in s.args))
-        except asyncpg.DivisionByZeroError:
-            raise GuardFailed() from None
-        except asyncpg.DeadlockDetectedError:
-            raise Deadlock() from None
-        assert row is not None
-        return [int(v) for v in row.values()]
+        with telemetry.span("db.batch", _batch_attributes(self.dialect, statements)):
+            if len(statements) == 1 and not statements[0].guard:
+                return [await self.execute(statements[0].sql, *statements[0].args)]
+            sql = _combined(tuple((s.sql, len(s.args), s.guard) for s in statements))
+            try:
+                row = await self.fetchrow(sql, *(a for s in statements for a in s.args))
+            except asyncpg.DivisionByZeroError:
+                raise GuardFailed() from None
+            except asyncpg.DeadlockDetectedError:
+                raise Deadlock() from None
+            assert row is not None
+            return [int(v) for v in row.values()]
 
     async def atomic_batch(self, statements: Sequence[Stmt]) -> list[int]:
         # One statement is its own transaction (for a single plain write, too).
         return await self.batch(statements)
+
+
+def _batch_attributes(dialect: Dialect, statements: Sequence[Stmt]) -> dict[str, str | int] | None:
+    """What a batch's span says: the database, how many statements, and their verbs and
+    tables (the SQL text up to its first parameter or value list, never a value)."""
+    if not telemetry.enabled():
+        return None
+    return {
+        "db.system": "postgresql" if dialect is Dialect.POSTGRES else "sqlite",
+        "db.statement_count": len(statements),
+        "db.operation": ", ".join(_operation(s.sql) for s in statements),
+    }
+
+
+@lru_cache(maxsize=512)
+def _operation(sql: str) -> str:
+    words = sql.split()
+    verb = words[0].upper() if words else ""
+    for keyword in ("INTO", "UPDATE", "FROM"):
+        if keyword in (w.upper() for w in words[:6]):
+            index = [w.upper() for w in words].index(keyword)
+            if index + 1 < len(words):
+                return f"{verb} {words[index + 1].split('(')[0]}"
+    return verb
 
 
 def _renumbered(sql: str, offset: int) -> str:
@@ -270,13 +296,14 @@ class SqliteConn:
         return results
 
     async def batch(self, statements: Sequence[Stmt]) -> list[int]:
-        results = []
-        for s in statements:
-            count = await self.execute(s.sql, *s.args)
-            if s.guard and count != 1:
-                raise GuardFailed()
-            results.append(count)
-        return results
+        with telemetry.span("db.batch", _batch_attributes(self.dialect, statements)):
+            results = []
+            for s in statements:
+                count = await self.execute(s.sql, *s.args)
+                if s.guard and count != 1:
+                    raise GuardFailed()
+                results.append(count)
+            return results
 
 
 def _sha256_hex(text: str | None) -> str | None:
@@ -296,8 +323,11 @@ def _integrity(exc: sqlite3.IntegrityError) -> Exception:
 class Database:
     """Owns the connections of one process. `transaction()` is the unit of work."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, durable_commits: bool = True) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, durable_commits: bool = True, name: str = "main"
+    ) -> None:
         self.url = url
+        self.name = name
         self.dialect = dialect_of(url)
         self._pool_size = pool_size
         # False only for the sandbox provider's own books: a commit returns before its WAL
@@ -326,7 +356,7 @@ class Database:
             async def connect() -> asyncpg.Connection:
                 return await asyncpg.connect(dsn, server_settings=settings)
 
-            pool = ConnectionPool(connect, max_size=self._pool_size)
+            pool = ConnectionPool(connect, max_size=self._pool_size, name=self.name)
             await pool.open(min_size=min(2, self._pool_size))
             self._pool = pool
         else:
@@ -388,6 +418,10 @@ class Database:
         transaction (no BEGIN/COMMIT round trips); on SQLite inside a transaction."""
         async with self.connection() as conn:
             return await conn.atomic_batch(statements)
+
+    def pool_stats(self) -> tuple[int, int, int] | None:
+        """(in use, open, max) of the PostgreSQL pool; None on SQLite or before connect."""
+        return self._pool.stats() if self._pool is not None else None
 
     async def ping(self) -> bool:
         try:

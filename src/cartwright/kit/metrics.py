@@ -6,7 +6,7 @@ is set (`cartwright serve --workers N` sets it)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -48,4 +48,63 @@ rate_limited = Counter(
     "cartwright_rate_limited_total",
     "Requests refused with 429 rate_limited, by limit.",
     ["limit"],
+)
+orders_created = Counter(
+    "cartwright_orders_created_total",
+    "Orders placed (paid, or awaiting a payment that may still succeed).",
+)
+stock_outs = Counter(
+    "cartwright_stock_outs_total",
+    "Checkouts refused because a SKU did not have the units.",
+)
+idempotent_replays = Counter(
+    "cartwright_idempotent_replays_total",
+    "Requests answered from a stored idempotent answer, by route template.",
+    ["route"],
+)
+# Database-wide values, computed by the worker: the value written last is the true one,
+# whichever process wrote it.
+payments_unknown = Gauge(
+    "cartwright_payments_unknown",
+    "Payments whose result is unknown (the provider did not answer); recovery asks later.",
+    multiprocess_mode="mostrecent",
+)
+payments_unknown_age = Gauge(
+    "cartwright_payments_unknown_oldest_age_seconds",
+    "How long the oldest payment with an unknown result has been unknown (0: none).",
+    multiprocess_mode="mostrecent",
+)
+db_pool_in_use = Gauge(
+    "cartwright_db_pool_connections_in_use",
+    "PostgreSQL connections handed out, per pool (summed over live processes).",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
+db_pool_open = Gauge(
+    "cartwright_db_pool_connections_open",
+    "PostgreSQL connections open or being opened, per pool (summed over live processes).",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
+db_pool_max = Gauge(
+    "cartwright_db_pool_connections_max",
+    "The most connections the pools may open (summed over live processes).",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
+db_pool_waits = Counter(
+    "cartwright_db_pool_waits_total",
+    "Times a request waited for a connection because the pool was exhausted.",
+    ["pool"],
+)
+worker_runs = Counter(
+    "cartwright_worker_job_runs_total",
+    "Runs of each background job, by outcome (ok, error).",
+    ["job", "outcome"],
+)
+worker_last_run = Gauge(
+    "cartwright_worker_job_last_run_timestamp_seconds",
+    "When each background job last ran to its end (Unix time).",
+    ["job"],
+    multiprocess_mode="max",
 )

@@ -18,6 +18,8 @@ from typing import Any
 
 import asyncpg
 
+from cartwright.kit import metrics
+
 Connect = Callable[[], Coroutine[Any, Any, asyncpg.Connection]]
 
 
@@ -29,13 +31,18 @@ _UNSAFE = (asyncio.CancelledError, TimeoutError, OSError, asyncpg.InterfaceError
 
 
 class ConnectionPool:
-    def __init__(self, connect: Connect, *, max_size: int) -> None:
+    def __init__(self, connect: Connect, *, max_size: int, name: str = "main") -> None:
         self._connect = connect
+        self.name = name
         self._max_size = max_size
         self._idle: deque[asyncpg.Connection] = deque()
         self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
         self._size = 0  # connections open or being opened
         self._closed = False
+
+    def stats(self) -> tuple[int, int, int]:
+        """(in use, open or opening, most it may open), for the pool's gauges."""
+        return self._size - len(self._idle), self._size, self._max_size
 
     async def open(self, min_size: int) -> None:
         for _ in range(min(min_size, self._max_size)):
@@ -77,6 +84,7 @@ class ConnectionPool:
             asyncio.get_running_loop().create_future()
         )
         self._waiters.append(waiter)
+        metrics.db_pool_waits.labels(self.name).inc()
         try:
             connection = await waiter
         except BaseException:

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import os
-
 from fastapi import APIRouter, Request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
+from cartwright.ops import metrics as served
 from cartwright.web.deps import platform
 from cartwright.web.openapi import operation
 from cartwright.web.responses import json_response
@@ -41,11 +40,7 @@ async def readyz(request: Request) -> Response:
     "/metrics",
     openapi_extra=operation(ok={200: {"type": "string"}}, public=True, media_type="text/plain"),
 )
-async def metrics() -> Response:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        payload = generate_latest(registry)
-    else:
-        payload = generate_latest()
-    return Response(payload, media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request) -> Response:
+    p = platform(request)
+    served.sample_pools(p.db, p.sandbox_db)
+    return Response(served.payload(), media_type=CONTENT_TYPE_LATEST)

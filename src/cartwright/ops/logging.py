@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from cartwright.kit import telemetry
 from cartwright.kit.cards import redact_card_numbers
 
 REDACTED = "[redacted]"
@@ -70,6 +71,15 @@ class Redactor:
 redactor = Redactor()
 
 
+def add_trace_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """`trace_id` and `span_id` of the current span, when tracing is on and in a span."""
+    ids = telemetry.ids()
+    if ids is not None:
+        event_dict.setdefault("trace_id", ids[0])
+        event_dict.setdefault("span_id", ids[1])
+    return event_dict
+
+
 def configure_logging(level: str = "info", *, secrets: Iterable[str | None] = ()) -> None:
     """Every logger writes JSON lines to stderr through the redactor. Safe to call again
     (each uvicorn worker process calls it when it builds the app)."""
@@ -81,6 +91,7 @@ def configure_logging(level: str = "info", *, secrets: Iterable[str | None] = ()
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_trace_ids,
     ]
     handler = logging.StreamHandler()
     handler.setFormatter(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -15,6 +16,8 @@ import structlog
 from cartwright.cart import service as cart
 from cartwright.checkout import service as checkout
 from cartwright.idempotency import service as idempotency
+from cartwright.kit import metrics
+from cartwright.payments import service as payments
 from cartwright.platform import Platform
 
 log = structlog.get_logger("cartwright.worker")
@@ -42,11 +45,21 @@ async def _purge_abandoned_carts(p: Platform) -> int:
     return purged
 
 
+async def _count_unknown_payments(p: Platform) -> int:
+    """The unknown-payments gauges (database-wide: whichever process wrote last is right)."""
+    async with p.db.connection() as conn:
+        count, age_s = await payments.unknown_payments(conn)
+    metrics.payments_unknown.set(count)
+    metrics.payments_unknown_age.set(age_s)
+    return 0
+
+
 JOBS: tuple[tuple[str, Callable[[Platform], Awaitable[int]], int], ...] = (
     # (name, job, run every N polls)
     ("payment_recovery", checkout.recover_due, 1),
     ("idempotency_purge", _purge_idempotency_keys, 600),
     ("cart_purge", _purge_abandoned_carts, 600),
+    ("payment_gauges", _count_unknown_payments, 5),
 )
 
 
@@ -58,7 +71,11 @@ async def run_once(p: Platform, tick: int = 0) -> int:
         try:
             done += await job(p)
         except Exception:  # a failing job must not stop the others; it runs again next poll
+            metrics.worker_runs.labels(name, "error").inc()
             log.exception("worker job failed", job=name)
+        else:
+            metrics.worker_runs.labels(name, "ok").inc()
+            metrics.worker_last_run.labels(name).set(time.time())
     return done
 
 

@@ -21,4 +21,12 @@ payments = sa.Table(
     # When the result became unknown (timeout, crash): recovery asks the provider after a while.
     sa.Column("unknown_since", Timestamp, nullable=True),
     *timestamps(),
+    # Only payments whose result is unknown are counted (the unknown-payments gauge), so
+    # only they are indexed: the checkout's inserts and moves never touch it.
+    sa.Index(
+        "ix_payments_unknown_since",
+        "unknown_since",
+        postgresql_where=sa.text("status = 'unknown'"),
+        sqlite_where=sa.text("status = 'unknown'"),
+    ),
 )

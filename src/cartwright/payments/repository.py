@@ -83,3 +83,12 @@ async def for_order(conn: Conn, order_id: str) -> list[Row]:
         f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1 ORDER BY created_at",
         order_id,
     )
+
+
+async def unknown_summary(conn: Conn) -> tuple[int, datetime | None]:
+    """How many payments have an unknown result, and since when the oldest has."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS n, min(unknown_since) AS oldest FROM payments WHERE status = 'unknown'"
+    )
+    assert row is not None
+    return int(row["n"]), row["oldest"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, assert_never
 
 import orjson
@@ -20,7 +20,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
 from cartwright.events.service import Event
-from cartwright.kit import clock, metrics
+from cartwright.kit import clock, metrics, telemetry
 from cartwright.kit.db import Conn, Row, Stmt
 from cartwright.kit.errors import NotFound, ProviderUnavailable
 from cartwright.payments import repository
@@ -228,6 +228,19 @@ async def get_payment(conn: Conn, payment_id: str) -> Payment:
     return Payment.from_row(row)
 
 
+async def unknown_payments(conn: Conn) -> tuple[int, float]:
+    """How many payments have an unknown result, and how long (seconds) the oldest has
+    been unknown (0 when none)."""
+    count, oldest = await repository.unknown_summary(conn)
+    if oldest is None:
+        return count, 0.0
+    if isinstance(oldest, str):  # SQLite hands an aggregate back as text
+        oldest = datetime.fromisoformat(oldest)
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return count, max(0.0, (clock.utcnow() - oldest).total_seconds())
+
+
 class Gateway:
     """Calls payment providers with a timeout, bounded jittered retries and idempotency."""
 
@@ -267,6 +280,23 @@ class Gateway:
         return await self._call(provider, "cancel", lambda: connector.cancel(payment_id))
 
     async def _call(self, provider: str, operation: str, call: Any) -> ProviderResult:
+        with telemetry.span(
+            f"payments.{operation}", {"payment.provider": provider, "payment.operation": operation}
+        ) as span:
+            result, outcome = await self._measured(provider, operation, call)
+            span.set_attribute("payment.outcome", outcome)
+        if result is None:
+            raise ProviderUnavailable(
+                "The payment provider is failing; nothing was charged. Try again shortly.",
+                retry_after_s=5,
+            )
+        return result
+
+    async def _measured(
+        self, provider: str, operation: str, call: Any
+    ) -> tuple[ProviderResult | None, str]:
+        """One call with its retries, counted and timed; (None, "error") when every
+        attempt failed retryably."""
         started = time.perf_counter()
         try:
             try:
@@ -286,19 +316,16 @@ class Gateway:
                         result = await self._attempt(call)
         except TimeoutError:
             metrics.payment_calls.labels(provider, operation, "timeout").inc()
-            return TIMED_OUT
+            return TIMED_OUT, "timeout"
         except RetryableProviderError:
             metrics.payment_calls.labels(provider, operation, "error").inc()
-            raise ProviderUnavailable(
-                "The payment provider is failing; nothing was charged. Try again shortly.",
-                retry_after_s=5,
-            ) from None
+            return None, "error"
         finally:
             metrics.payment_latency.labels(provider, operation).observe(
                 time.perf_counter() - started
             )
         metrics.payment_calls.labels(provider, operation, result.status.value).inc()
-        return result
+        return result, result.status.value
 
     async def _attempt(self, call: Any) -> ProviderResult:
         async with asyncio.timeout(self._timeout_s):

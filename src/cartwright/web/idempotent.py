@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from cartwright.idempotency import service as idempotency
 from cartwright.idempotency.errors import StoredAnswerSealed
+from cartwright.kit import metrics
 from cartwright.kit.crypto import SecretKeyError, is_sealed
 from cartwright.kit.db import Conn
 from cartwright.kit.errors import AppError, ValidationFailed
@@ -62,7 +63,13 @@ def replay_headers(status: int) -> dict[str, str]:
     return {**REPLAYED, "Retry-After": "5"} if status == 503 else dict(REPLAYED)
 
 
+def count_replay(request: Request) -> None:
+    route = request.scope.get("route")
+    metrics.idempotent_replays.labels(getattr(route, "path", "unknown")).inc()
+
+
 def replay(request: Request, stored: idempotency.StoredResponse) -> Response:
+    count_replay(request)
     body = stored.body
     if is_sealed(body):
         try:

@@ -14,7 +14,7 @@ import time
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cartwright.kit import context
+from cartwright.kit import context, telemetry
 from cartwright.kit.netaddr import Network, client_address
 
 HEADER = b"request-id"
@@ -40,6 +40,8 @@ class RequestContext:
         else:
             address = peer
         info = context.begin(client_address=address)
+        # The request span (when traced) names the request id a customer may quote.
+        telemetry.annotate("cartwright.request_id", info.request_id)
         header = (HEADER, info.request_id.encode())
         status = 500
 
