@@ -19,8 +19,11 @@ async def test_health_and_readiness_need_no_key(anonymous: httpx.AsyncClient) ->
         assert isinstance(response.json(), dict)
 
 
+# A sample line of the text format: name, labels (quoted values may hold any character,
+# `}` of a route template included, with `\"` and `\\` escaped), value, timestamp.
+_LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"'
 SAMPLE = re.compile(
-    r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? (-?[0-9.e+-]+|[+-]?Inf|NaN)( -?[0-9]+)?$"
+    rf"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{{(?:{_LABEL},?)*\}})? (-?[0-9.e+-]+|[+-]?Inf|NaN)( -?[0-9]+)?$"
 )
 
 
