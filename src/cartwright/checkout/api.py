@@ -15,7 +15,7 @@ from cartwright.payments.errors import PaymentDeclined
 from cartwright.web.body import json_body
 from cartwright.web.deps import Shopper, platform, shopper
 from cartwright.web.idempotent import (
-    claim_for,
+    checked_claim,
     count_replay,
     replay_headers,
     run_idempotent_steps,
@@ -47,9 +47,13 @@ async def checkout_shopper(request: Request) -> Shopper:
     """The key (scope `checkout`), the customer token, then the cart must be the caller's
     (404 otherwise): all before the body is validated."""
     who = await _checkout_key(request)
-    await service.require_cart_visible(
-        platform(request), who.viewer, request.path_params["cart_id"]
-    )
+
+    async def visible() -> None:  # checked by the saga's read; here only before a 422
+        await service.require_cart_visible(
+            platform(request), who.viewer, request.path_params["cart_id"]
+        )
+
+    request.state.refuse_first = visible
     return who
 
 
@@ -78,7 +82,7 @@ async def checkout(
     who: Shopper = Depends(checkout_shopper),
     data: CheckoutIn = Depends(json_body(CheckoutIn)),
 ) -> Response:
-    claim = claim_for(request, required=True)
+    claim = await checked_claim(request, required=True)
     assert claim is not None
     p = platform(request)
     # One client address may leave only so many checkouts holding stock unpaid.

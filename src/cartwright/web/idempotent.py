@@ -17,6 +17,7 @@ from cartwright.kit import metrics
 from cartwright.kit.crypto import SecretKeyError, is_sealed
 from cartwright.kit.db import Conn
 from cartwright.kit.errors import AppError, ValidationFailed
+from cartwright.web.body import refuse_first
 from cartwright.web.deps import platform
 from cartwright.web.responses import raw_json_response
 
@@ -48,6 +49,15 @@ def claim_for(request: Request, *, required: bool = False) -> idempotency.Claim 
         return None
     body = getattr(request.state, "json_body", None)
     return idempotency.make_claim(owner_of(request), route_of(request), key, body)
+
+
+async def checked_claim(request: Request, *, required: bool = False) -> idempotency.Claim | None:
+    """`claim_for`, with the refusals that precede a 422 (see `web.body.refuse_first`)."""
+    try:
+        return claim_for(request, required=required)
+    except ValidationFailed:
+        await refuse_first(request)
+        raise
 
 
 def owner_of(request: Request) -> str:
@@ -94,7 +104,7 @@ async def run_idempotent(
     request: Request, work: Work, *, required: bool = False, sealed: bool = False
 ) -> Response:
     """`sealed`: the answer carries a secret shown once; it is stored encrypted."""
-    claim = claim_for(request, required=required)
+    claim = await checked_claim(request, required=required)
     db = platform(request).db
     if claim is None:
         async with db.transaction() as conn:
@@ -126,7 +136,7 @@ async def run_idempotent_steps(request: Request, operation: Operation) -> Respon
     """For a POST whose work spans several transactions (it waits on a provider): the
     claim commits first, so a concurrent duplicate gets 409 `idempotency_key_in_use`
     while it runs; the answer is stored when it ends."""
-    claim = claim_for(request)
+    claim = await checked_claim(request)
     if claim is None:
         status, body = await operation()
         return raw_json_response(orjson.dumps(body), status)
