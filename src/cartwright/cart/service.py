@@ -412,13 +412,7 @@ async def erase_customer(conn: Conn, customer_id: str) -> list[str]:
     country); returns the carts' ids."""
     carts = await repository.carts_of(conn, customer_id)
     for c in carts:
-        await repository.set_personal_data(
-            conn,
-            c["id"],
-            email=privacy.erased(c["email"]),
-            shipping_address=privacy.redact_json(_json(c["shipping_address"])),
-            billing_address=privacy.redact_json(_json(c["billing_address"])),
-        )
+        await repository.set_personal_data(conn, c["id"], **privacy.erased_contact(c))
     return [c["id"] for c in carts]
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row, placeholders
+from cartwright.kit.db import Conn, Row, Where, placeholders
 
 
 async def insert_product(
@@ -50,20 +50,15 @@ async def get_product(conn: Conn, product_id: str) -> Row | None:
 async def list_products(
     conn: Conn, *, limit: int, starting_after: str | None, title_pattern: str | None
 ) -> list[Row]:
-    clauses: list[str] = []
-    args: list[object] = []
+    where = Where()
     if starting_after is not None:
-        args.append(starting_after)
-        clauses.append(f"id < ${len(args)}")
+        where.add("id < {}", starting_after)
     if title_pattern is not None:
-        args.append(title_pattern)
-        clauses.append(f"lower(title) LIKE ${len(args)} ESCAPE '\\'")
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    args.append(limit)
+        where.add("lower(title) LIKE {} ESCAPE '\\'", title_pattern)
     return await conn.fetch(
         "SELECT id, title, description, created_at, updated_at FROM products"
-        f"{where} ORDER BY id DESC LIMIT ${len(args)}",
-        *args,
+        f"{where.sql()} ORDER BY id DESC LIMIT {where.param(limit)}",
+        *where.args,
     )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row
+from cartwright.kit.db import Conn, Row, Where
 
 CUSTOMER_COLUMNS = "id, issuer, subject, email, status, created_at, updated_at, erased_at"
 
@@ -52,19 +52,15 @@ async def list_customers(
     conn: Conn, *, email: str | None, limit: int, starting_after: str | None
 ) -> list[Row]:
     """Newest first (ids are time-ordered)."""
-    clauses: list[str] = []
-    args: list[object] = []
+    where = Where()
     if email is not None:
-        args.append(email)
-        clauses.append(f"email = ${len(args)}")
+        where.add("email = {}", email)
     if starting_after is not None:
-        args.append(starting_after)
-        clauses.append(f"id < ${len(args)}")
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    args.append(limit)
+        where.add("id < {}", starting_after)
     return await conn.fetch(
-        f"SELECT {CUSTOMER_COLUMNS} FROM customers{where} ORDER BY id DESC LIMIT ${len(args)}",
-        *args,
+        f"SELECT {CUSTOMER_COLUMNS} FROM customers{where.sql()}"
+        f" ORDER BY id DESC LIMIT {where.param(limit)}",
+        *where.args,
     )
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row, Stmt, insert_rows_stmt, placeholders
+from cartwright.kit.db import Conn, Row, Stmt, Where, insert_rows_stmt, placeholders
 
 
 def insert_events_stmt(rows: Sequence[tuple[str, str, str, str, datetime]]) -> Stmt:
@@ -18,19 +18,16 @@ async def seq_of(conn: Conn, event_id: str) -> int | None:
 async def list_events(
     conn: Conn, *, after_seq: int, event_type: str | None, aggregate_id: str | None, limit: int
 ) -> list[Row]:
-    clauses: list[str] = ["seq > $1"]
-    args: list[object] = [after_seq]
+    where = Where()
+    where.add("seq > {}", after_seq)
     if event_type is not None:
-        args.append(event_type)
-        clauses.append(f"type = ${len(args)}")
+        where.add("type = {}", event_type)
     if aggregate_id is not None:
-        args.append(aggregate_id)
-        clauses.append(f"aggregate_id = ${len(args)}")
-    args.append(limit)
+        where.add("aggregate_id = {}", aggregate_id)
     return await conn.fetch(
         "SELECT seq, id, type, data, created_at FROM events"
-        f" WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ${len(args)}",
-        *args,
+        f"{where.sql()} ORDER BY seq LIMIT {where.param(limit)}",
+        *where.args,
     )
 
 

@@ -441,6 +441,27 @@ def insert_rows_stmt(table_and_columns: str, rows: Sequence[Sequence[Any]]) -> S
     )
 
 
+class Where:
+    """The conditions of a query and their parameters, numbered `$1, $2, ...` as they are
+    added (both dialects take that form)."""
+
+    def __init__(self) -> None:
+        self.args: list[object] = []
+        self._clauses: list[str] = []
+
+    def param(self, value: object) -> str:
+        """A parameter for the query; its placeholder."""
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+    def add(self, condition: str, value: object) -> None:
+        """`condition` with `{}` where the value's placeholder goes, e.g. `"id < {}"`."""
+        self._clauses.append(condition.format(self.param(value)))
+
+    def sql(self) -> str:
+        return f" WHERE {' AND '.join(self._clauses)}" if self._clauses else ""
+
+
 def placeholders(start: int, count: int) -> str:
     """`$start, $start+1, ...`: for IN lists, portable across both dialects."""
     return ", ".join(f"${i}" for i in range(start, start + count))

@@ -7,6 +7,7 @@ same placeholder.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -59,3 +60,13 @@ def redact_json(raw: str | bytes | dict[str, Any] | list[Any] | None) -> str | N
 def erased(value: str | None) -> str | None:
     """A personal value in a column of its own, erased."""
     return None if value is None else PLACEHOLDER
+
+
+def erased_contact(row: Mapping[str, Any]) -> dict[str, str | None]:
+    """A cart's or an order's contact columns, erased: the email, and the addresses but
+    their country."""
+    return {
+        "email": erased(row["email"]),
+        "shipping_address": redact_json(row["shipping_address"]),
+        "billing_address": redact_json(row["billing_address"]),
+    }

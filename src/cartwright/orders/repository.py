@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Dialect, Row, Stmt, insert_rows_stmt, stmt
+from cartwright.kit.db import Conn, Dialect, Row, Stmt, Where, insert_rows_stmt, stmt
 
 ORDER_COLUMNS = (
     "number, id, cart_id, status, payment_status, fulfillment_status, currency, email,"
@@ -62,18 +62,15 @@ async def list_orders(
 ) -> list[Row]:
     """Newest first. Order ids start with the time their checkout began (numbers come in
     per-process blocks, so they are not in time order across processes)."""
-    clauses: list[str] = []
-    args: list[object] = []
+    where = Where()
     if customer_id is not None:
-        args.append(customer_id)
-        clauses.append(f"customer_id = ${len(args)}")
+        where.add("customer_id = {}", customer_id)
     if starting_after is not None:
-        args.append(starting_after)
-        clauses.append(f"id < ${len(args)}")
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    args.append(limit)
+        where.add("id < {}", starting_after)
     return await conn.fetch(
-        f"SELECT {ORDER_COLUMNS} FROM orders{where} ORDER BY id DESC LIMIT ${len(args)}", *args
+        f"SELECT {ORDER_COLUMNS} FROM orders{where.sql()}"
+        f" ORDER BY id DESC LIMIT {where.param(limit)}",
+        *where.args,
     )
 
 

@@ -363,11 +363,5 @@ async def erase_customer(conn: Conn, customer_id: str) -> list[str]:
     country); amounts, numbers and lines stay. Returns the orders' ids."""
     rows = await repository.orders_of(conn, customer_id)
     for row in rows:
-        await repository.set_personal_data(
-            conn,
-            row["id"],
-            email=privacy.erased(row["email"]),
-            shipping_address=privacy.redact_json(_json(row["shipping_address"])),
-            billing_address=privacy.redact_json(_json(row["billing_address"])),
-        )
+        await repository.set_personal_data(conn, row["id"], **privacy.erased_contact(row))
     return [r["id"] for r in rows]
