@@ -19,7 +19,7 @@ from cartwright.kit.settings import Settings
 from cartwright.orders.service import OrderNumbers
 from cartwright.payments.connector import PaymentConnector
 from cartwright.payments.connectors.sandbox.client import SandboxConnector
-from cartwright.payments.service import Gateway
+from cartwright.payments.gateway import Gateway
 from cartwright.providers.service import builtin
 from cartwright.sandbox_psp.service import SandboxProvider
 

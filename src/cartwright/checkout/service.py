@@ -47,9 +47,15 @@ from cartwright.kit.viewer import Viewer
 from cartwright.orders import service as orders
 from cartwright.orders.service import NewOrder, NewOrderLine
 from cartwright.payments import service as payments
-from cartwright.payments.connector import AuthorizeRequest, ProviderResult, ProviderStatus
+from cartwright.payments.connector import (
+    AuthorizeRequest,
+    ProviderResult,
+    ProviderStatus,
+    VoidRequest,
+)
 from cartwright.payments.errors import PaymentDeclined
-from cartwright.payments.service import TIMED_OUT, Payment, PaymentChange
+from cartwright.payments.gateway import TIMED_OUT
+from cartwright.payments.service import Payment, PaymentChange
 from cartwright.payments.state import FAILED, ORDER_PAYMENT_STATUS, SUCCEEDED
 from cartwright.platform import Platform
 
@@ -514,7 +520,7 @@ async def confirm_payment(p: Platform, order_id: str) -> dict[str, Any]:
     async with p.db.connection() as conn:
         row, saga = await _saga_for_order(conn, order_id)
     if row["status"] == CheckoutStatus.AWAITING_PAYMENT:
-        result = await p.gateway.confirm(saga.payment.provider, saga.payment.id)
+        result = await p.gateway.confirm(saga.payment.provider, saga.payment.id, None)
         with contextlib.suppress(GuardFailed):  # resolved meanwhile by another process
             async with p.db.transaction() as conn:
                 view = await _resolve(conn, p.settings, saga, result)
@@ -594,16 +600,14 @@ def _next_look_at(settings: Settings, row: Row, result: ProviderResult) -> datet
 
 
 def _canceled_unseen(result: ProviderResult) -> bool:
-    return result.status is ProviderStatus.NOT_FOUND or (
-        result.status is ProviderStatus.DECLINED and result.decline_code == "canceled"
-    )
+    return result.status in (ProviderStatus.NOT_FOUND, ProviderStatus.VOIDED)
 
 
 async def _void_unseen(p: Platform, payment: Payment) -> ProviderResult:
     """Cancel a payment's key at the provider. UNREACHABLE (nothing charged, and nothing
     can be any more) when it was unseen or is now canceled; what the provider did if the
     request reached it meanwhile. Raises `ProviderUnavailable` if the provider cannot say."""
-    cancel = await p.gateway.cancel(payment.provider, payment.id)
+    cancel = await p.gateway.void(payment.provider, VoidRequest(payment.id, None))
     if cancel.status is ProviderStatus.PENDING:
         raise ProviderUnavailable("the provider did not confirm the cancellation")
     return UNREACHABLE if _canceled_unseen(cancel) else cancel
@@ -621,7 +625,7 @@ async def _recover_one(p: Platform, row: Row) -> int:
         seconds=settings.requires_action_expiry_s
     )
     if expired and result.status is ProviderStatus.REQUIRES_ACTION:
-        result = await p.gateway.cancel(payment.provider, payment.id)
+        result = await p.gateway.void(payment.provider, VoidRequest(payment.id, None))
         if result.status is ProviderStatus.REQUIRES_ACTION:
             return 0
     if result.status is ProviderStatus.NOT_FOUND:

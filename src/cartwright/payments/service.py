@@ -2,38 +2,24 @@
 
 State lives in `payments`; every change is a guarded transition (`payments.state`) that
 returns the events describing it, for the caller to write in the same transaction.
-Provider calls go through `Gateway`: a timeout per call, bounded retries with jittered
-backoff on retryable errors only, and the payment id as idempotency key, so a retry can
-never charge twice. A timeout is never retried or guessed: the result is unknown.
+Provider calls go through `payments.gateway.Gateway`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, assert_never
 
 import orjson
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_random_exponential
 
 from cartwright.events.service import Event
-from cartwright.kit import clock, metrics, telemetry
+from cartwright.kit import clock
 from cartwright.kit.db import Conn, Row, Stmt
-from cartwright.kit.errors import NotFound, ProviderUnavailable
+from cartwright.kit.errors import NotFound
 from cartwright.payments import repository
-from cartwright.payments.connector import (
-    AuthorizeRequest,
-    PaymentConnector,
-    ProviderResult,
-    ProviderStatus,
-    RetryableProviderError,
-)
+from cartwright.payments.connector import ProviderResult, ProviderStatus
 from cartwright.payments.state import PaymentStatus, sources_of
-
-TIMED_OUT = ProviderResult(ProviderStatus.PENDING, message="the provider did not answer in time")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +103,8 @@ def _status_for(result: ProviderResult) -> PaymentStatus:
             return PaymentStatus.DECLINED
         case ProviderStatus.REQUIRES_ACTION:
             return PaymentStatus.REQUIRES_ACTION
+        case ProviderStatus.VOIDED:
+            return PaymentStatus.CANCELED
         case ProviderStatus.NOT_FOUND:
             return PaymentStatus.FAILED
         case ProviderStatus.PENDING:
@@ -180,6 +168,10 @@ def plan_result(payment: Payment, result: ProviderResult) -> PaymentChange:
     """Plan applying a provider's answer to `payment`. The caller runs the statement in its
     transaction and must find row count 1, or another process moved the payment first."""
     target = _status_for(result)
+    if target is PaymentStatus.CANCELED and payment.status is not PaymentStatus.AUTHORIZED:
+        # Canceled before anything was authorized (an abandoned challenge): it failed.
+        target = PaymentStatus.DECLINED
+        result = replace(result, decline_code=result.decline_code or "canceled")
     now = clock.utcnow()
     succeeded = target in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED)
     captured = (
@@ -239,95 +231,3 @@ async def unknown_payments(conn: Conn) -> tuple[int, float]:
     if oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=UTC)
     return count, max(0.0, (clock.utcnow() - oldest).total_seconds())
-
-
-class Gateway:
-    """Calls payment providers with a timeout, bounded jittered retries and idempotency."""
-
-    def __init__(
-        self, connectors: dict[str, PaymentConnector], *, timeout_s: float, max_attempts: int
-    ) -> None:
-        self._connectors = connectors
-        self._timeout_s = timeout_s
-        self._max_attempts = max_attempts
-
-    @property
-    def default_provider(self) -> str:
-        """The provider new payments go to; `ProviderUnavailable` when none is enabled."""
-        for provider in self._connectors:
-            return provider
-        raise ProviderUnavailable("No payment provider is enabled; nothing was charged.")
-
-    def connector(self, provider: str) -> PaymentConnector:
-        return self._connectors[provider]
-
-    async def authorize(self, provider: str, request: AuthorizeRequest) -> ProviderResult:
-        """Raises `ProviderUnavailable` when every attempt failed retryably (nothing was
-        charged); returns a PENDING result when the answer was lost."""
-        connector = self._connectors[provider]
-        return await self._call(provider, "authorize", lambda: connector.authorize(request))
-
-    async def confirm(self, provider: str, payment_id: str) -> ProviderResult:
-        connector = self._connectors[provider]
-        return await self._call(provider, "confirm", lambda: connector.confirm(payment_id))
-
-    async def retrieve(self, provider: str, payment_id: str) -> ProviderResult:
-        connector = self._connectors[provider]
-        return await self._call(provider, "retrieve", lambda: connector.retrieve(payment_id))
-
-    async def cancel(self, provider: str, payment_id: str) -> ProviderResult:
-        connector = self._connectors[provider]
-        return await self._call(provider, "cancel", lambda: connector.cancel(payment_id))
-
-    async def _call(self, provider: str, operation: str, call: Any) -> ProviderResult:
-        with telemetry.span(
-            f"payments.{operation}", {"payment.provider": provider, "payment.operation": operation}
-        ) as span:
-            result, outcome = await self._measured(provider, operation, call)
-            span.set_attribute("payment.outcome", outcome)
-        if result is None:
-            raise ProviderUnavailable(
-                "The payment provider is failing; nothing was charged. Try again shortly.",
-                retry_after_s=5,
-            )
-        return result
-
-    async def _measured(
-        self, provider: str, operation: str, call: Any
-    ) -> tuple[ProviderResult | None, str]:
-        """One call with its retries, counted and timed; (None, "error") when every
-        attempt failed retryably."""
-        started = time.perf_counter()
-        try:
-            try:
-                result = await self._attempt(call)
-            except RetryableProviderError:
-                if self._max_attempts <= 1:
-                    raise
-                # Retries, with jittered exponential backoff, only on errors the provider
-                # did not act on; the same idempotency key makes each retry safe.
-                async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(self._max_attempts - 1),
-                    wait=wait_random_exponential(multiplier=0.05, max=1.0),
-                    retry=retry_if_exception_type(RetryableProviderError),
-                    reraise=True,
-                ):
-                    with attempt:
-                        result = await self._attempt(call)
-        except TimeoutError:
-            metrics.payment_calls.labels(provider, operation, "timeout").inc()
-            return TIMED_OUT, "timeout"
-        except RetryableProviderError:
-            metrics.payment_calls.labels(provider, operation, "error").inc()
-            return None, "error"
-        finally:
-            metrics.payment_latency.labels(provider, operation).observe(
-                time.perf_counter() - started
-            )
-        metrics.payment_calls.labels(provider, operation, result.status.value).inc()
-        return result, result.status.value
-
-    async def _attempt(self, call: Any) -> ProviderResult:
-        async with asyncio.timeout(self._timeout_s):
-            result: ProviderResult = await call()
-        return result

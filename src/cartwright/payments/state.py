@@ -29,6 +29,7 @@ TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     ),
     PaymentStatus.UNKNOWN: frozenset(
         {
+            PaymentStatus.CANCELED,
             PaymentStatus.AUTHORIZED,
             PaymentStatus.CAPTURED,
             PaymentStatus.DECLINED,

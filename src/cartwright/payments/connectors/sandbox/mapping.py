@@ -28,9 +28,8 @@ def to_result(body: dict[str, Any] | None) -> ProviderResult:
             )
         case "canceled":
             return ProviderResult(
-                ProviderStatus.DECLINED,
+                ProviderStatus.VOIDED,
                 reference,
-                decline_code="canceled",
                 message="The payment was canceled at the provider.",
             )
         case "requires_action":
