@@ -49,6 +49,12 @@ _DATA_DEPENDENT = {
     "list_events": [200, 422],
     "roll_key": [201, 409],
     "claim_cart": [200, 409],
+    # The payment's state decides: an order captured at checkout cannot be captured again.
+    "capture_order": [200, 202, 409],
+    "void_payment": [200, 202, 409],
+    "refund_order": [201, 409],
+    # Only the provider's signature opens it: any body a schema allows is refused.
+    "provider_webhook": [400],
 }
 
 

@@ -5,13 +5,13 @@ from starlette.responses import Response
 
 from cartwright.access.scopes import Scope
 from cartwright.cart.errors import CartChanging, CartClosed, CartNotReady
-from cartwright.checkout import service
+from cartwright.checkout import notices, service
 from cartwright.checkout.schemas import CheckoutIn
 from cartwright.inventory.errors import InsufficientStock
 from cartwright.kit.errors import ProviderUnavailable
 from cartwright.orders import service as orders
 from cartwright.orders.schemas import OrderOut, PlacedOrderOut
-from cartwright.payments.errors import PaymentDeclined
+from cartwright.payments.errors import PaymentDeclined, WebhookRejected
 from cartwright.web.body import json_body
 from cartwright.web.deps import Shopper, platform, shopper
 from cartwright.web.idempotent import (
@@ -20,7 +20,7 @@ from cartwright.web.idempotent import (
     replay_headers,
     run_idempotent_steps,
 )
-from cartwright.web.openapi import ORDER_TOKEN, storefront_operation
+from cartwright.web.openapi import ORDER_TOKEN, operation, storefront_operation
 from cartwright.web.ratelimit import check_open_checkouts, count_open_checkout
 from cartwright.web.responses import raw_json_response
 
@@ -131,3 +131,23 @@ async def confirm_payment(
         return 200, await service.confirm_payment(platform(request), order_id)
 
     return await run_idempotent_steps(request, confirm)
+
+
+@router.post(
+    "/webhooks/psp/{provider}",
+    tags=["payments"],
+    openapi_extra=operation(
+        ok={200: {"description": "The provider's expected acknowledgement"}},
+        public=True,
+        problems=[WebhookRejected, (413, "payload_too_large")],
+    ),
+)
+async def provider_webhook(request: Request, provider: str) -> Response:
+    """A payment provider's notification (no key: the provider's signature instead). A
+    bad signature, a stale timestamp or a changed body is 400 and changes nothing; an
+    event delivered again changes nothing either."""
+    p = platform(request)
+    ack = await notices.receive(p, provider, request.headers, await request.body())
+    is_json = ack[:1] in (b"{", b"[") and ack != b"[accepted]"
+    media_type = "application/json" if is_json else "text/plain"
+    return Response(ack, 200, media_type=media_type)

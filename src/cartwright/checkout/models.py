@@ -28,7 +28,7 @@ checkouts = sa.Table(
     sa.Index(
         "ix_checkouts_unfinished_next_check_at",
         "next_check_at",
-        postgresql_where=sa.text("status IN ('processing', 'awaiting_payment')"),
-        sqlite_where=sa.text("status IN ('processing', 'awaiting_payment')"),
+        postgresql_where=sa.text("status IN ('processing', 'awaiting_payment', 'canceling')"),
+        sqlite_where=sa.text("status IN ('processing', 'awaiting_payment', 'canceling')"),
     ),
 )

@@ -42,6 +42,12 @@ def move_stmt(
     )
 
 
+async def get(conn: Conn, checkout_id: str) -> Row | None:
+    return await conn.fetchrow(
+        f"SELECT {CHECKOUT_COLUMNS} FROM checkouts WHERE id = $1", checkout_id
+    )
+
+
 async def get_by_order(conn: Conn, order_id: str) -> Row | None:
     return await conn.fetchrow(
         f"SELECT {CHECKOUT_COLUMNS} FROM checkouts WHERE order_id = $1", order_id
@@ -55,7 +61,7 @@ async def lease_due(conn: Conn, *, now: datetime, lease_until: datetime, limit: 
     skip_locked = " FOR UPDATE SKIP LOCKED" if conn.dialect is Dialect.POSTGRES else ""
     return await conn.fetch(
         "UPDATE checkouts SET next_check_at = $2 WHERE id IN (SELECT id FROM checkouts"
-        " WHERE status IN ('processing', 'awaiting_payment') AND next_check_at <= $1"
+        " WHERE status IN ('processing', 'awaiting_payment', 'canceling') AND next_check_at <= $1"
         f" ORDER BY next_check_at LIMIT $3{skip_locked}) RETURNING {CHECKOUT_COLUMNS}",
         now,
         lease_until,

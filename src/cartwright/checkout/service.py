@@ -10,8 +10,9 @@
               completes the cart; declined / provider down → stock released, cart
               reopened, no order. Either way the answer is stored under the key.
 
-A crash between the two commits leaves a `processing` checkout; the recovery worker asks
-the provider what happened and finishes it through the same `_finish`. Every move of a
+A crash between the two commits leaves a `processing` checkout; the recovery worker
+(`recovery.py`) asks the provider what happened and finishes it through the same
+`resolution.finish`. Every move of a
 checkout is guarded (`repository.move_stmt` as a guard), so the request and the worker
 never both finish it. Orders exist only for payments that succeeded or might still (see
 docs/adr/0003-order-after-authorization.md).
@@ -19,12 +20,8 @@ docs/adr/0003-order-after-authorization.md).
 
 from __future__ import annotations
 
-import contextlib
 import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any
+from datetime import timedelta
 
 import orjson
 import structlog
@@ -34,58 +31,45 @@ from cartwright.cart import service as cart
 from cartwright.cart.errors import CartChanging
 from cartwright.cart.service import Quote
 from cartwright.checkout import repository
-from cartwright.events import service as events
+from cartwright.checkout.recovery import recover_due
+from cartwright.checkout.resolution import (
+    Answer,
+    CheckoutStatus,
+    Saga,
+    confirm_payment,
+    finish,
+    void_unseen,
+)
 from cartwright.idempotency import service as idempotency
 from cartwright.inventory import service as inventory
 from cartwright.inventory.errors import InsufficientStock
 from cartwright.kit import clock, ids, metrics, privacy, telemetry
-from cartwright.kit.db import Conn, Deadlock, GuardFailed, Row, Stmt, UniqueViolation, guarded
-from cartwright.kit.errors import AppError, NotFound, ProviderUnavailable
+from cartwright.kit.db import Conn, Deadlock, GuardFailed, Stmt, guarded
+from cartwright.kit.errors import AppError, ProviderUnavailable
 from cartwright.kit.failpoints import failpoint
 from cartwright.kit.settings import Settings
 from cartwright.kit.viewer import Viewer
 from cartwright.orders import service as orders
 from cartwright.orders.service import NewOrder, NewOrderLine
 from cartwright.payments import service as payments
-from cartwright.payments.connector import (
-    AuthorizeRequest,
-    ProviderResult,
-    ProviderStatus,
-    VoidRequest,
-)
-from cartwright.payments.errors import PaymentDeclined
+from cartwright.payments.connector import AuthorizeRequest
 from cartwright.payments.gateway import TIMED_OUT
-from cartwright.payments.service import Payment, PaymentChange
-from cartwright.payments.state import FAILED, ORDER_PAYMENT_STATUS, SUCCEEDED
+from cartwright.payments.service import Payment
 from cartwright.platform import Platform
 
 log = structlog.get_logger("cartwright.checkout")
 
-UNREACHABLE = ProviderResult(ProviderStatus.NOT_FOUND, message="the provider could not be reached")
-
-
-class CheckoutStatus(StrEnum):
-    PROCESSING = "processing"  # between the two commits
-    AWAITING_PAYMENT = "awaiting_payment"  # order exists; payment unknown or needs 3-D Secure
-    PLACED = "placed"  # order exists and is paid for
-    FAILED = "failed"  # no order; stock released, cart reopened
-    CANCELED = "canceled"  # order existed but its payment failed: order canceled
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What the checkout answers. An order's body (201/202) is stored without its access
-    token: `with_order_token` adds it on the way out (it is derived, never stored)."""
-
-    status: int
-    body: bytes
-    replayed: bool = False
-    headers: dict[str, str] | None = None
-    order_id: str | None = None  # known when this request placed the order
-
-    @property
-    def places_order(self) -> bool:
-        return self.status in (201, 202)
+# What the rest of the platform uses of the checkout, beside `checkout` itself.
+__all__ = [
+    "Answer",
+    "CheckoutStatus",
+    "checkout",
+    "confirm_payment",
+    "erase_snapshots",
+    "recover_due",
+    "require_cart_visible",
+    "with_order_token",
+]
 
 
 def with_order_token(p: Platform, answer: Answer) -> bytes:
@@ -97,30 +81,6 @@ def with_order_token(p: Platform, answer: Answer) -> bytes:
     order_id = answer.order_id or orjson.loads(answer.body)["id"]
     token = orders.order_token(p.secrets, order_id).encode()
     return answer.body[:-1] + b',"access_token":"' + token + b'"}'
-
-
-@dataclass(frozen=True, slots=True)
-class Saga:
-    """What commit 2 (or recovery) needs to finish a checkout."""
-
-    checkout_id: str
-    payment: Payment
-    order: NewOrder
-    claim: idempotency.Claim | None
-
-    @classmethod
-    def from_row(cls, row: Row, payment: Payment) -> Saga:
-        claim = None
-        if row["idempotency_key"] is not None:
-            claim = idempotency.Claim(
-                row["idempotency_owner"], row["idempotency_route"], row["idempotency_key"], ""
-            )
-        return cls(
-            row["id"],
-            payment,
-            NewOrder.from_json(row["snapshot"]),
-            claim,
-        )
 
 
 def _new_order(order_id: str, number: int, q: Quote) -> NewOrder:
@@ -265,9 +225,11 @@ async def _checkout(
         except ProviderUnavailable:
             # Every attempt failed. A 5xx does not prove the provider did nothing: void the
             # key there before answering 503; if even that cannot be confirmed, the result
-            # is unknown (202 pending) and recovery finds out.
+            # is unknown (202 pending) and recovery finds out. The checkout's next look is
+            # pushed back first, so recovery does not act on it while the void is on its way.
+            await _hold_off_recovery(p, checkout_id)
             try:
-                result = await _void_unseen(p, payment)
+                result = await void_unseen(p, payment)
             except ProviderUnavailable:
                 result = TIMED_OUT
         span.set_attribute("payment.result", result.status.value)
@@ -276,7 +238,7 @@ async def _checkout(
     # Commit 2.
     saga = Saga(checkout_id, payment, order, claim)
     with telemetry.span("checkout.commit_2", {"checkout.id": checkout_id}):
-        answer = await _finish(p, saga, result)
+        answer = await finish(p, saga, result)
     if answer is None:  # the recovery worker finished it first: answer as it did
         async with p.db.connection() as conn:
             stored = await idempotency.lookup(conn, claim)
@@ -284,6 +246,12 @@ async def _checkout(
             raise RuntimeError(f"checkout {checkout_id} finished without a stored answer")
         answer = Answer(stored.status, stored.body)
     return answer
+
+
+async def _hold_off_recovery(p: Platform, checkout_id: str) -> None:
+    later = clock.utcnow() + timedelta(seconds=p.settings.payment_recovery_after_s)
+    async with p.db.transaction() as conn:
+        await repository.reschedule(conn, checkout_id, later)
 
 
 def _commit_one_writes(
@@ -373,169 +341,6 @@ async def _why_refused(
     return InsufficientStock(f"Not enough stock for: {', '.join(short)}.")
 
 
-def _failure(result: ProviderResult) -> AppError:
-    if result.status is ProviderStatus.DECLINED:
-        return PaymentDeclined(
-            result.message or "The card was declined.",
-            extensions={"decline_code": result.decline_code or "card_declined"},
-        )
-    return ProviderUnavailable(
-        "The payment provider could not be reached; nothing was charged and the cart can "
-        "be paid again.",
-        retry_after_s=5,
-    )
-
-
-def _next_look(settings: Settings, result: ProviderResult) -> timedelta:
-    """When the worker should ask the provider about a payment still awaited."""
-    if result.status is ProviderStatus.REQUIRES_ACTION:
-        return timedelta(seconds=settings.requires_action_expiry_s)
-    return timedelta(seconds=settings.payment_recovery_after_s)
-
-
-class _Unresolved(Exception):
-    """The payment is still awaited; this transaction must roll back."""
-
-
-async def _finish(p: Platform, saga: Saga, result: ProviderResult) -> Answer | None:
-    """Commit 2 of the saga, from `processing`. None when another process finished the
-    checkout first: then nothing of this attempt is applied."""
-    change = payments.plan_result(saga.payment, result)
-    try:
-        if change.status in FAILED:
-            async with p.db.transaction() as conn:
-                return await _fail(conn, p.settings, saga, change, result)
-        return await _place(p, saga, change, result)
-    except (GuardFailed, UniqueViolation):
-        return None
-
-
-def _guard(saga: Saga, target: CheckoutStatus, settings: Settings, result: ProviderResult) -> Stmt:
-    now = clock.utcnow()
-    return guarded(
-        repository.move_stmt(
-            saga.checkout_id,
-            from_status=CheckoutStatus.PROCESSING,
-            to_status=target,
-            next_check_at=now + _next_look(settings, result),
-            now=now,
-        )
-    )
-
-
-async def _place(p: Platform, saga: Saga, change: PaymentChange, result: ProviderResult) -> Answer:
-    """Paid, pending or awaiting 3-D Secure: the order is placed. One atomic batch: the
-    checkout, payment and cart moves are guards, so if another process finished this
-    checkout first, nothing here is applied (`GuardFailed`)."""
-    order = saga.order
-    succeeded = change.status in SUCCEEDED
-    target = CheckoutStatus.PLACED if succeeded else CheckoutStatus.AWAITING_PAYMENT
-    view, order_events, order_writes = orders.plan_placement(
-        order,
-        payment_status=ORDER_PAYMENT_STATUS[change.status],
-        amount_captured=change.payment.amount_captured,
-        next_action=result.next_action,
-    )
-    status = 201 if succeeded else 202
-    body = orjson.dumps(view)
-    writes = [
-        _guard(saga, target, p.settings, result),
-        guarded(change.statement),
-        guarded(cart.complete_checkout_stmt(order.cart_id, order.order_id)),
-        *order_writes,
-        events.record_stmt([*change.events, *order_events]),
-    ]
-    if saga.claim is not None:
-        writes.append(idempotency.complete_stmt(saga.claim, status, body))
-    await p.db.atomic_batch(writes)
-    metrics.orders_created.inc()
-    return Answer(status, body, order_id=order.order_id)
-
-
-async def _fail(
-    conn: Conn, settings: Settings, saga: Saga, change: PaymentChange, result: ProviderResult
-) -> Answer:
-    """Declined, or the provider was unreachable: no order; the stock goes back and the
-    cart can be paid again."""
-    order = saga.order
-    await conn.batch(
-        [_guard(saga, CheckoutStatus.FAILED, settings, result), guarded(change.statement)]
-    )
-    await inventory.release(conn, order.order_id)
-    await cart.reopen(conn, order.cart_id)
-    error = _failure(result)
-    body = orjson.dumps(error.problem())
-    writes = [events.record_stmt(change.events)]
-    if saga.claim is not None:
-        writes.append(idempotency.complete_stmt(saga.claim, error.status, body))
-    await conn.batch(writes)
-    return Answer(error.status, body, headers=error.headers)
-
-
-async def _resolve(
-    conn: Conn, settings: Settings, saga: Saga, result: ProviderResult
-) -> dict[str, Any] | None:
-    """Move an awaiting checkout on once its payment resolved. None while the payment is
-    still awaited; `GuardFailed` when another process resolved it first."""
-    if result.status in (ProviderStatus.PENDING, ProviderStatus.REQUIRES_ACTION):
-        return None
-    change = payments.plan_result(saga.payment, result)
-    order_id = saga.order.order_id
-    succeeded = change.status in SUCCEEDED
-    now = clock.utcnow()
-    guard = repository.move_stmt(
-        saga.checkout_id,
-        from_status=CheckoutStatus.AWAITING_PAYMENT,
-        to_status=CheckoutStatus.PLACED if succeeded else CheckoutStatus.CANCELED,
-        next_check_at=now,
-        now=now,
-    )
-    await conn.batch([guarded(guard), guarded(change.statement)])
-    moved = await orders.record_payment_outcome(
-        conn,
-        order_id,
-        from_statuses=("pending", "requires_action"),
-        payment_status=ORDER_PAYMENT_STATUS[change.status],
-        amount_captured=change.payment.amount_captured,
-    )
-    if moved is None:
-        raise RuntimeError(f"order {order_id} moved while its payment was awaited")
-    view, order_events = moved
-    if not succeeded:
-        await inventory.release(conn, order_id)
-    await events.record(conn, [*change.events, *order_events])
-    return view
-
-
-async def _saga_for_order(conn: Conn, order_id: str) -> tuple[Row, Saga]:
-    row = await repository.get_by_order(conn, order_id)
-    if row is None:
-        raise NotFound(f"No order {order_id}.")
-    payment = await payments.get_payment(conn, row["payment_id"])
-    return row, Saga.from_row(row, payment)
-
-
-async def confirm_payment(p: Platform, order_id: str) -> dict[str, Any]:
-    """The shopper passed 3-D Secure: ask the provider and move the order on."""
-    async with p.db.connection() as conn:
-        row, saga = await _saga_for_order(conn, order_id)
-    if row["status"] == CheckoutStatus.AWAITING_PAYMENT:
-        result = await p.gateway.confirm(saga.payment.provider, saga.payment.id, None)
-        with contextlib.suppress(GuardFailed):  # resolved meanwhile by another process
-            async with p.db.transaction() as conn:
-                view = await _resolve(conn, p.settings, saga, result)
-                if view is not None:
-                    await audit.record(
-                        conn,
-                        "order.payment_confirmed",
-                        "order",
-                        order_id,
-                        {"status": view["status"], "payment_status": view["payment_status"]},
-                    )
-    async with p.db.connection() as conn:
-        return await orders.get_order(conn, order_id)
-
-
 # ---------------------------------------------------------------------------- customers
 
 
@@ -550,107 +355,3 @@ async def erase_snapshots(conn: Conn, cart_ids: list[str]) -> list[str]:
     for row in rows:
         await repository.set_snapshot(conn, row["id"], privacy.redact_json(row["snapshot"]))
     return [r["order_id"] for r in rows]
-
-
-# ----------------------------------------------------------------------------- recovery
-
-RECOVERY_BATCH = 20
-LEASE = timedelta(seconds=60)
-
-
-async def recover_due(p: Platform) -> int:
-    """One pass of the recovery worker: finish checkouts whose request died between its
-    commits, and resolve payments whose result is unknown or whose 3-D Secure expired.
-    Returns how many checkouts it moved on."""
-    now = clock.utcnow()
-    async with p.db.transaction() as conn:
-        due = await repository.lease_due(
-            conn, now=now, lease_until=now + LEASE, limit=RECOVERY_BATCH
-        )
-    moved = 0
-    for row in due:
-        # A trace of its own per checkout, linked to the trace of the request that began it.
-        with telemetry.span(
-            "checkout.recover",
-            {"checkout.id": row["id"], "checkout.status": row["status"]},
-            link=row["trace_context"],
-        ):
-            try:
-                moved += await _recover_one(p, row)
-            except ProviderUnavailable:
-                metrics.recoveries.labels("provider_unavailable").inc()  # the lease retries
-            except Exception:  # one bad row must not hold up the others; its lease retries
-                metrics.recoveries.labels("error").inc()
-                log.exception("payment recovery failed", checkout_id=row["id"])
-    return moved
-
-
-def _next_look_at(settings: Settings, row: Row, result: ProviderResult) -> datetime:
-    """When to ask again about a payment still awaited: a 3-D Secure challenge at its
-    expiry (a fixed deadline from the checkout, not pushed back by each look), anything
-    else after the recovery delay."""
-    now = clock.utcnow()
-    if result.status is ProviderStatus.REQUIRES_ACTION:
-        deadline: datetime = row["created_at"] + timedelta(
-            seconds=settings.requires_action_expiry_s
-        )
-        if deadline > now:
-            return deadline
-    return now + timedelta(seconds=settings.payment_recovery_after_s)
-
-
-def _canceled_unseen(result: ProviderResult) -> bool:
-    return result.status in (ProviderStatus.NOT_FOUND, ProviderStatus.VOIDED)
-
-
-async def _void_unseen(p: Platform, payment: Payment) -> ProviderResult:
-    """Cancel a payment's key at the provider. UNREACHABLE (nothing charged, and nothing
-    can be any more) when it was unseen or is now canceled; what the provider did if the
-    request reached it meanwhile. Raises `ProviderUnavailable` if the provider cannot say."""
-    cancel = await p.gateway.void(payment.provider, VoidRequest(payment.id, None))
-    if cancel.status is ProviderStatus.PENDING:
-        raise ProviderUnavailable("the provider did not confirm the cancellation")
-    return UNREACHABLE if _canceled_unseen(cancel) else cancel
-
-
-async def _recover_one(p: Platform, row: Row) -> int:
-    settings = p.settings
-    async with p.db.connection() as conn:
-        payment = await payments.get_payment(conn, row["payment_id"])
-    saga = Saga.from_row(row, payment)
-    result = await p.gateway.retrieve(payment.provider, payment.id)
-    # A payment still needing the shopper after the expiry is canceled, whether it asked
-    # for 3-D Secure at checkout or only turned out to once its lost answer was found.
-    expired = clock.utcnow() - row["created_at"] >= timedelta(
-        seconds=settings.requires_action_expiry_s
-    )
-    if expired and result.status is ProviderStatus.REQUIRES_ACTION:
-        result = await p.gateway.void(payment.provider, VoidRequest(payment.id, None))
-        if result.status is ProviderStatus.REQUIRES_ACTION:
-            return 0
-    if result.status is ProviderStatus.NOT_FOUND:
-        # The provider never saw the payment (the request died, or its answer was lost on
-        # the way). Cancel the key there first, so a request still on its way cannot charge
-        # later; then nothing was charged.
-        result = await _void_unseen(p, payment)
-    if row["status"] == CheckoutStatus.PROCESSING:
-        finished = await _finish(p, saga, result)
-        if finished is None:
-            return 0
-        metrics.recoveries.labels(f"finished_{finished.status}").inc()
-        return 1
-    try:
-        async with p.db.transaction() as conn:
-            resolved = await _resolve(conn, settings, saga, result)
-            if resolved is None:
-                raise _Unresolved()
-    except GuardFailed:
-        return 0
-    except _Unresolved:
-        async with p.db.transaction() as conn:
-            await repository.reschedule(
-                conn, saga.checkout_id, _next_look_at(settings, row, result)
-            )
-        return 0
-    metrics.recoveries.labels(f"resolved_{resolved['payment_status']}").inc()
-    return 1

@@ -7,6 +7,7 @@ unguessable (carts, keys): 130 random bits and nothing else.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import secrets
@@ -59,6 +60,13 @@ def new_secret_id(prefix: str, random_chars: int = 22) -> str:
         value, digit = divmod(value, 62)
         out.append(_BASE62[digit])
     return prefix + "_" + "".join(out)
+
+
+def derived_id(prefix: str, *parts: str) -> str:
+    """The same id for the same parts (a digest, 130 bits): what a retried request must
+    find again, e.g. a capture made under one Idempotency-Key."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return f"{prefix}_{_base32(int.from_bytes(digest[:17]) >> 6, 26)}"
 
 
 def has_prefix(value: str, prefix: str) -> bool:

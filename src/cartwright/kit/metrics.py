@@ -34,6 +34,34 @@ payment_latency = Histogram(
     ["provider", "operation"],
     buckets=LATENCY_BUCKETS,
 )
+payment_mismatches = Counter(
+    "cartwright_payment_mismatches_total",
+    "Provider answers whose amount or currency differs from ours (never trusted).",
+    ["provider"],
+)
+payment_operations = Counter(
+    "cartwright_payment_operations_total",
+    "Captures, refunds and voids settled, by kind and outcome (succeeded, failed).",
+    ["kind", "outcome"],
+)
+psp_webhooks = Counter(
+    "cartwright_psp_webhooks_total",
+    "Provider webhooks received, by provider and outcome (applied, duplicate, ignored, invalid).",
+    ["provider", "outcome"],
+)
+checkout_stuck = Counter(
+    "cartwright_checkout_stuck_total",
+    "Checkouts whose order could not be written after the payment (left to recovery).",
+)
+payments_compensated = Counter(
+    "cartwright_payments_compensated_total",
+    "Payments voided or refunded because no order could be placed for them, by action.",
+    ["action"],
+)
+payments_overdue = Counter(
+    "cartwright_payments_overdue_total",
+    "Awaited payments still unresolved past their maximum age (raised, not retried).",
+)
 recoveries = Counter(
     "cartwright_payment_recoveries_total",
     "Checkouts the recovery worker resolved, by how.",

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     psp_max_attempts: int = 3
     # How long a 3-D Secure challenge may stay open before the order is canceled.
     requires_action_expiry_s: float = 900.0
+    # A payment still unknown after this long is raised (`payment.overdue`, an alert) and
+    # asked about only once per this period after.
+    payment_unknown_max_age_s: float = 86400.0
+    # Money the provider took for a checkout whose order still cannot be written after
+    # this long is given back (voided or refunded, `payment.compensated`).
+    compensate_after_s: float = 600.0
     # Capture at checkout (`automatic`) or leave the payment authorized (`manual`).
     capture_method: Literal["automatic", "manual"] = "automatic"
     # How often the in-process or standalone worker looks for work.
@@ -119,6 +125,12 @@ class Settings(BaseSettings):
             return None
         return parse_rate(self.rate_limit_secret, "secret")
 
+    def longest_provider_call_s(self) -> float:
+        """One provider call with all its attempts and the longest backoff between them
+        (the Gateway's: 0.05 s doubling, at most 1 s)."""
+        backoff = sum(min(1.0, 0.05 * 2.0**n) for n in range(1, self.psp_max_attempts))
+        return round(float(self.psp_timeout_s * self.psp_max_attempts + backoff), 3)
+
     def configuration_problems(self) -> list[str]:
         """Settings that cannot be served with, in any environment (empty when fine)."""
         problems = []
@@ -130,6 +142,15 @@ class Settings(BaseSettings):
                 read()
             except InvalidRate as exc:
                 problems.append(f"{name}: {exc}")
+        longest = self.longest_provider_call_s()
+        if self.payment_recovery_after_s <= longest:
+            problems.append(
+                f"CARTWRIGHT_PAYMENT_RECOVERY_AFTER_S ({self.payment_recovery_after_s:g} s) must"
+                f" be longer than the longest provider call ({longest:g} s:"
+                " CARTWRIGHT_PSP_TIMEOUT_S times CARTWRIGHT_PSP_MAX_ATTEMPTS, with the backoff"
+                " between attempts), or"
+                " recovery could act on a payment whose request is still waiting for it"
+            )
         if self.max_body_bytes < 1024:
             problems.append("CARTWRIGHT_MAX_BODY_BYTES must be at least 1024")
         if self.open_checkouts_per_address < 1:

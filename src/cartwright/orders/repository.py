@@ -127,3 +127,24 @@ async def set_payment_state(
         now,
         *from_statuses,
     )
+
+
+async def set_payment_amounts(
+    conn: Conn,
+    order_id: str,
+    *,
+    payment_status: str,
+    amount_captured: int,
+    amount_refunded: int,
+    now: datetime,
+) -> Row | None:
+    """Mirror the payment's state and amounts after a capture, refund or void."""
+    return await conn.fetchrow(
+        "UPDATE orders SET payment_status = $2, amount_captured = $3, amount_refunded = $4,"
+        f" updated_at = $5 WHERE id = $1 RETURNING {ORDER_COLUMNS}",
+        order_id,
+        payment_status,
+        amount_captured,
+        amount_refunded,
+        now,
+    )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from cartwright.kit.fields import ListPage, MoneyOut
+from cartwright.kit.fields import Integer, ListPage, MoneyOut, optional_text
 
 
 class OrderLineOut(BaseModel):
@@ -70,3 +70,32 @@ class PlacedOrderOut(OrderOut):
 
 class OrderPage(ListPage):
     data: list[OrderOut]
+
+
+class CaptureIn(BaseModel):
+    """`amount` in minor units (default: all that is left); `final`: no capture follows,
+    so the provider releases the rest."""
+
+    amount: Annotated[Integer, Field(ge=1, le=10**12)] | None = None
+    final: bool = False
+
+
+class RefundIn(BaseModel):
+    amount: Annotated[Integer, Field(ge=1, le=10**12)] | None = None
+    reason: Annotated[str, optional_text(500)] | None = None
+
+
+class RefundOut(BaseModel):
+    id: str
+    object: str
+    order_id: str
+    payment_id: str
+    status: str
+    amount: MoneyOut
+    reason: str | None
+    failure_code: str | None
+    created_at: datetime
+
+
+class RefundList(BaseModel):
+    data: list[RefundOut]

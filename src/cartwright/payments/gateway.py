@@ -55,6 +55,9 @@ class Gateway:
     def connector(self, provider: str) -> PaymentConnector:
         return self._connectors[provider]
 
+    def has(self, provider: str) -> bool:
+        return provider in self._connectors
+
     async def authorize(self, provider: str, request: AuthorizeRequest) -> ProviderResult:
         """Raises `ProviderUnavailable` when every attempt failed retryably (nothing was
         charged); returns a PENDING result when the answer was lost."""

@@ -13,6 +13,10 @@ payments = sa.Table(
     sa.Column("status", sa.String(24), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     *money_columns("amount", "amount_authorized", "amount_captured", "amount_refunded"),
+    # Amounts asked of the provider and not yet answered: reserved in the same guarded
+    # UPDATE that checks them, so concurrent captures can never exceed the authorization
+    # and concurrent refunds never exceed what was captured.
+    *money_columns("capture_pending", "refund_pending"),
     sa.Column("capture_method", sa.String(16), nullable=False),
     sa.Column("provider_reference", sa.String(200), nullable=True),
     sa.Column("failure_code", sa.String(64), nullable=True),
@@ -29,4 +33,45 @@ payments = sa.Table(
         postgresql_where=sa.text("status = 'unknown'"),
         sqlite_where=sa.text("status = 'unknown'"),
     ),
+)
+
+# Captures, refunds and voids after the authorization. The id is ours and the idempotency
+# key at the provider: a retried request or the janitor re-sends the same operation, never
+# a second one.
+payment_operations = sa.Table(
+    "payment_operations",
+    metadata,
+    id_column(),
+    sa.Column("payment_id", sa.String(64), sa.ForeignKey("payments.id"), nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # capture, refund, void
+    sa.Column("status", sa.String(16), nullable=False),  # pending, succeeded, failed
+    sa.Column("currency", sa.String(3), nullable=False),
+    *money_columns("amount"),
+    sa.Column("final", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reason", sa.String(500), nullable=True),
+    sa.Column("provider_reference", sa.String(200), nullable=True),
+    sa.Column("failure_code", sa.String(64), nullable=True),
+    # When the janitor next asks about a pending operation.
+    sa.Column("next_check_at", Timestamp, nullable=True),
+    *timestamps(),
+    sa.Index(
+        "ix_payment_operations_pending",
+        "next_check_at",
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    ),
+)
+
+# Every verified provider webhook, by the provider's event id: a redelivery finds its row
+# and changes nothing.
+psp_webhook_events = sa.Table(
+    "psp_webhook_events",
+    metadata,
+    sa.Column("provider", sa.String(32), primary_key=True),
+    sa.Column("event_id", sa.String(255), primary_key=True),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("payment_id", sa.String(64), nullable=True),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("received_at", Timestamp, nullable=False),
 )

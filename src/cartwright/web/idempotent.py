@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from cartwright.idempotency import service as idempotency
 from cartwright.idempotency.errors import StoredAnswerSealed
-from cartwright.kit import metrics
+from cartwright.kit import ids, metrics
 from cartwright.kit.crypto import SecretKeyError, is_sealed
 from cartwright.kit.db import Conn
 from cartwright.kit.errors import AppError, ValidationFailed
@@ -132,11 +132,20 @@ Operation = Callable[[], Awaitable[tuple[int, Any]]]
 ABANDONED_AFTER = timedelta(minutes=10)
 
 
-async def run_idempotent_steps(request: Request, operation: Operation) -> Response:
+def derived_id(request: Request, prefix: str) -> str:
+    """An id that the same request retried with the same Idempotency-Key finds again
+    (e.g. a capture resumed after its first process died)."""
+    key = request.headers.get("idempotency-key", "")
+    return ids.derived_id(prefix, owner_of(request), route_of(request), key)
+
+
+async def run_idempotent_steps(
+    request: Request, operation: Operation, *, required: bool = False
+) -> Response:
     """For a POST whose work spans several transactions (it waits on a provider): the
     claim commits first, so a concurrent duplicate gets 409 `idempotency_key_in_use`
     while it runs; the answer is stored when it ends."""
-    claim = await checked_claim(request)
+    claim = await checked_claim(request, required=required)
     if claim is None:
         status, body = await operation()
         return raw_json_response(orjson.dumps(body), status)

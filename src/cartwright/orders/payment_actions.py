@@ -1,0 +1,262 @@
+"""Money after the order is placed: captures, refunds and voids of the order's payment.
+
+Each is a small saga with the checkout's shape:
+
+    begin   one transaction records the operation as `pending` and reserves its amount
+            in the payment row (a guarded UPDATE: the state and the amounts must allow it,
+            so concurrent requests can never capture more than was authorized or refund
+            more than was captured)
+    call    the provider is asked, with the operation's id as idempotency key; no
+            transaction is open meanwhile
+    settle  one transaction closes the operation (guarded: only from `pending`), moves
+            the payment's amounts and state, mirrors them on the order and records the
+            event
+
+An answer that is lost (timeout, crash, a 5xx after retries) leaves the operation pending:
+the provider's webhook or the janitor (`settle_due`, in the worker) settles it by sending
+the same operation again, which the idempotency key makes safe. Whichever comes first
+settles it; the others find it done.
+
+The operation's id is derived from the request's Idempotency-Key, so a request retried
+after its process died resumes the same operation rather than starting a second one.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from cartwright.events import service as events
+from cartwright.kit import clock, ids, metrics
+from cartwright.kit.db import Conn
+from cartwright.kit.errors import InvalidState, NotFound, ProviderUnavailable
+from cartwright.orders import repository
+from cartwright.orders import service as orders
+from cartwright.payments import service as payments
+from cartwright.payments.connector import (
+    CaptureRequest,
+    OperationResult,
+    OperationStatus,
+    ProviderResult,
+    RefundRequest,
+    VoidRequest,
+)
+from cartwright.payments.gateway import OPERATION_TIMED_OUT
+from cartwright.payments.service import Operation, OperationKind, Payment, Settled
+from cartwright.payments.state import ORDER_PAYMENT_STATUS
+from cartwright.platform import Platform
+
+log = structlog.get_logger("cartwright.orders")
+
+# How soon the janitor looks at an operation whose answer did not come.
+CHECK_AFTER = timedelta(seconds=30)
+LEASE = timedelta(seconds=60)
+BATCH = 20
+
+
+async def capture(
+    p: Platform, order_id: str, *, operation_id: str, amount: int | None, final: bool
+) -> tuple[int, dict[str, Any]]:
+    """Capture `amount` (default: all that is left) of the order's authorization: 200 with
+    the order when the provider captured it, 202 while its answer is awaited."""
+    operation, payment = await _begin(
+        p, order_id, OperationKind.CAPTURE, operation_id, amount, final=final
+    )
+    settled = await _ask_and_settle(p, operation, payment)
+    return await _answer(p, order_id, operation, settled)
+
+
+async def void(p: Platform, order_id: str, *, operation_id: str) -> tuple[int, dict[str, Any]]:
+    """Release what is authorized and not captured: the payment becomes `voided`, or
+    `captured` when part of it was captured already."""
+    operation, payment = await _begin(p, order_id, OperationKind.VOID, operation_id, None)
+    settled = await _ask_and_settle(p, operation, payment)
+    return await _answer(p, order_id, operation, settled)
+
+
+async def refund(
+    p: Platform, order_id: str, *, operation_id: str, amount: int | None, reason: str | None
+) -> tuple[int, dict[str, Any]]:
+    """Refund `amount` (default: all that was captured and not refunded): 201 with the
+    refund, `pending` while the provider's answer is awaited."""
+    operation, payment = await _begin(
+        p, order_id, OperationKind.REFUND, operation_id, amount, reason=reason
+    )
+    settled = await _ask_and_settle(p, operation, payment)
+    final = settled.operation if settled is not None else await _reread(p, operation)
+    if final.status is OperationStatus.FAILED:
+        raise _refused(final)
+    return 201, final.present()
+
+
+async def give_back(p: Platform, payment: Payment, *, reason: str) -> str:
+    """Return money taken for which no order exists: void an authorization, refund a
+    capture. Settled now if the provider answers, else by the janitor. Returns the
+    action taken (`void` or `refund`)."""
+    kind = OperationKind.REFUND if payment.amount_captured else OperationKind.VOID
+    async with p.db.transaction() as conn:
+        operation = await payments.begin_operation(
+            conn,
+            payment,
+            kind=kind,
+            operation_id=ids.derived_id("cmp", payment.id),
+            amount=None,
+            reason=reason,
+            check_after=CHECK_AFTER,
+        )
+    await _ask_and_settle(p, operation, payment)
+    return kind.value
+
+
+async def refunds_of(conn: Conn, order_id: str) -> list[dict[str, Any]]:
+    return [
+        op.present()
+        for op in await payments.operations_of_order(conn, order_id)
+        if op.kind is OperationKind.REFUND
+    ]
+
+
+async def _begin(
+    p: Platform,
+    order_id: str,
+    kind: OperationKind,
+    operation_id: str,
+    amount: int | None,
+    *,
+    final: bool = False,
+    reason: str | None = None,
+) -> tuple[Operation, Payment]:
+    async with p.db.transaction() as conn:
+        await orders.get_order(conn, order_id)  # 404 before anything else
+        payment = await payments.payment_of_order(conn, order_id)
+        operation = await payments.begin_operation(
+            conn,
+            payment,
+            kind=kind,
+            operation_id=operation_id,
+            amount=amount,
+            final=final,
+            reason=reason,
+            check_after=CHECK_AFTER,
+        )
+    return operation, payment
+
+
+async def _ask(p: Platform, operation: Operation, payment: Payment) -> OperationResult:
+    """The provider's answer, or pending when it cannot be had now (the janitor asks
+    again with the same key)."""
+    try:
+        result: OperationResult | ProviderResult
+        match operation.kind:
+            case OperationKind.CAPTURE:
+                result = await p.gateway.capture(
+                    payment.provider,
+                    CaptureRequest(
+                        payment.id,
+                        payment.provider_reference,
+                        operation.id,
+                        operation.amount,
+                        operation.currency,
+                        operation.final,
+                    ),
+                )
+            case OperationKind.REFUND:
+                result = await p.gateway.refund(
+                    payment.provider,
+                    RefundRequest(
+                        payment.id,
+                        payment.provider_reference,
+                        operation.id,
+                        operation.amount,
+                        operation.currency,
+                        operation.reason,
+                    ),
+                )
+            case OperationKind.VOID:
+                result = await p.gateway.void(
+                    payment.provider, VoidRequest(payment.id, payment.provider_reference)
+                )
+    except ProviderUnavailable:
+        # Every attempt failed; a 5xx does not prove the provider did nothing, so the
+        # operation stays pending and is sent again later with the same key.
+        return OPERATION_TIMED_OUT
+    return payments.operation_outcome(operation, result)
+
+
+async def _ask_and_settle(p: Platform, operation: Operation, payment: Payment) -> Settled | None:
+    if operation.status is not OperationStatus.PENDING:
+        return None  # a retried request of an operation already settled
+    result = await _ask(p, operation, payment)
+    async with p.db.transaction() as conn:
+        return await settle(conn, operation, result)
+
+
+async def settle(conn: Conn, operation: Operation, result: OperationResult) -> Settled | None:
+    """Apply the provider's answer to a pending operation and mirror it on the order, in
+    the caller's transaction (the request, a provider webhook or the janitor)."""
+    settled = await payments.settle_operation(conn, operation, result, retry_after=CHECK_AFTER)
+    if settled is None:
+        return None
+    payment = settled.payment
+    row = await repository.set_payment_amounts(
+        conn,
+        operation.order_id,
+        payment_status=ORDER_PAYMENT_STATUS[payment.status],
+        amount_captured=payment.amount_captured,
+        amount_refunded=payment.amount_refunded,
+        now=clock.utcnow(),
+    )
+    if row is None:  # money given back for a checkout that never became an order
+        log.info("payment operation settled without an order", operation_id=operation.id)
+    if settled.events:
+        await events.record(conn, settled.events)
+    metrics.payment_operations.labels(operation.kind.value, settled.operation.status.value).inc()
+    return settled
+
+
+async def _reread(p: Platform, operation: Operation) -> Operation:
+    async with p.db.connection() as conn:
+        now = await payments.get_operation(conn, operation.id)
+    assert now is not None
+    return now
+
+
+def _refused(operation: Operation) -> InvalidState:
+    return InvalidState(
+        f"The provider refused the {operation.kind.value}"
+        f" ({operation.failure_code or 'no reason given'}); nothing moved.",
+        extensions={"failure_code": operation.failure_code or "provider_refused"},
+    )
+
+
+async def _answer(
+    p: Platform, order_id: str, operation: Operation, settled: Settled | None
+) -> tuple[int, dict[str, Any]]:
+    final = settled.operation if settled is not None else await _reread(p, operation)
+    if final.status is OperationStatus.FAILED:
+        raise _refused(final)
+    async with p.db.connection() as conn:
+        order = await orders.get_order(conn, order_id)
+    return (200 if final.status is OperationStatus.SUCCEEDED else 202), order
+
+
+async def settle_due(p: Platform) -> int:
+    """One pass of the janitor: send every pending operation whose answer is overdue
+    again (same idempotency key) and settle what the provider says. Returns how many
+    it settled."""
+    async with p.db.transaction() as conn:
+        due = await payments.due_operations(conn, limit=BATCH, lease=LEASE)
+    done = 0
+    for operation in due:
+        try:
+            async with p.db.connection() as conn:
+                payment = await payments.get_payment(conn, operation.payment_id)
+            if await _ask_and_settle(p, operation, payment) is not None:
+                done += 1
+        except NotFound:
+            log.error("operation without its payment", operation_id=operation.id)
+        except Exception:  # one bad row must not hold up the others; its lease retries
+            log.exception("settling a payment operation failed", operation_id=operation.id)
+    return done
