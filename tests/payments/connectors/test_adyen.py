@@ -359,3 +359,12 @@ def test_another_merchant_accounts_event_is_verified_but_not_acted_on() -> None:
     adyen = connector(Replay("adyen").transport, merchant_account="CartwrightOtherECOM")
     [event] = adyen.parse_webhook({}, delivered(notification("AUTHORISATION")), now=NOW)
     assert event.kind is WebhookKind.OTHER
+
+
+async def test_our_key_still_in_use_elsewhere_is_an_unknown_outcome() -> None:
+    """Another of our processes sent this key and its request is still running: it may
+    charge, so the answer is unknown (never "nothing was charged")."""
+    provider, replay = replayed("idempotency_in_progress")
+    with pytest.raises(TimeoutError):
+        await provider.authorize(authorization())
+    replay.assert_done()

@@ -182,7 +182,7 @@ async def test_confirm_without_stripes_reference_reads_the_intent_by_ours() -> N
     replay.assert_done()
 
 
-@pytest.mark.parametrize("name", ["server_error", "rate_limited", "idempotency_key_in_use"])
+@pytest.mark.parametrize("name", ["server_error", "rate_limited"])
 async def test_technical_failures_are_retryable(name: str) -> None:
     stripe, replay = replayed(name)
     with pytest.raises(RetryableProviderError):
@@ -350,3 +350,12 @@ def test_a_redelivery_has_the_same_event_id() -> None:
     later = NOW + timedelta(hours=1)
     again = stripe.parse_webhook(signed(body, SECRET, at=later), body, now=later)
     assert first[0].event_id == again[0].event_id == "evt_3QJk2fLkdIwHu7ix0Event002"
+
+
+async def test_our_key_still_in_use_elsewhere_is_an_unknown_outcome() -> None:
+    """Another of our processes sent this key and its request is still running: it may
+    charge, so the answer is unknown (never "nothing was charged")."""
+    provider, replay = replayed("idempotency_key_in_use")
+    with pytest.raises(TimeoutError):
+        await provider.authorize(authorization())
+    replay.assert_done()

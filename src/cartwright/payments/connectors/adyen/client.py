@@ -226,7 +226,11 @@ class AdyenConnector:
             raise RetryableProviderError(f"Adyen: connection failed ({exc!r})") from exc
         answer = _json(response)
         status = response.status_code
-        if status == 429 or status >= 500:
+        if answer.get("errorCode") == "704":
+            # The same idempotency key is still being processed (another of our processes
+            # sent it): what it will do is unknown, as after a timeout.
+            raise TimeoutError("a request with this idempotency key is still running at Adyen")
+        if status == 429 or status >= 500 or response.headers.get("Transient-Error") == "true":
             raise RetryableProviderError(f"Adyen answered {status}: {answer.get('message')}")
         if status in (401, 403):
             raise AdyenRejected(

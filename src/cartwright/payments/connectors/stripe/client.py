@@ -2,9 +2,10 @@
 
 Every request carries the pinned `Stripe-Version`, so a change of the account's default
 version cannot change what we parse, and every POST that can move money carries our
-idempotency key. Technical failures Stripe did not settle (429, 5xx, 409 for a key in use,
-a refused or broken connection) raise `RetryableProviderError`; a read timeout becomes
-`TimeoutError` for the Gateway (Stripe may have acted). Declines are results, never errors.
+idempotency key. Technical failures Stripe did not settle (429, 5xx, a lock timeout, a
+refused or broken connection) raise `RetryableProviderError`; a read timeout, or our key
+still in use by a request in flight, becomes `TimeoutError` for the Gateway (Stripe may
+act on it: unknown). Declines are results, never errors.
 """
 
 from __future__ import annotations
@@ -297,8 +298,12 @@ class StripeConnector:
         except httpx.TransportError as exc:
             raise RetryableProviderError(f"Stripe: connection failed ({exc!r})") from exc
         answer = _Answer(response.status_code, _json(response))
-        if answer.status == 429 or answer.status >= 500 or answer.status == 409:
-            # 409: a request with the same idempotency key is still running at Stripe.
+        if answer.status == 409 and answer.error.get("code") == "idempotency_key_in_use":
+            # The same key is still being processed (another of our processes sent it):
+            # what it will do is unknown, as after a timeout.
+            raise TimeoutError("a request with this idempotency key is still running at Stripe")
+        if answer.status in (409, 429) or answer.status >= 500:
+            # 409 otherwise: a lock timeout on a Stripe object; nothing was done.
             raise RetryableProviderError(f"Stripe answered {answer.status}: {_said(answer)}")
         if answer.status in (401, 403):
             raise StripeRejected(
