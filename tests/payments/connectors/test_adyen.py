@@ -86,6 +86,16 @@ async def test_authorised_with_capture_at_authorisation() -> None:
     assert result.amount_captured == 1099
 
 
+async def test_authorised_without_a_stated_amount_is_captured_in_full() -> None:
+    """Authorised (not partially) means all of what we asked for; the provider's own
+    amount stays unknown (None), not made up."""
+    adyen, replay = replayed("authorize_authorised_as_published")
+    result = await adyen.authorize(authorization())
+    replay.assert_done()
+    assert result.status is ProviderStatus.CAPTURED
+    assert (result.amount, result.amount_captured) == (None, 1099)
+
+
 async def test_refused_is_a_decline_with_the_reason() -> None:
     adyen, replay = replayed("authorize_refused")
     result = await adyen.authorize(authorization())
@@ -176,6 +186,21 @@ async def test_confirm_with_the_redirect_result_asks_payments_details() -> None:
     replay.assert_done()
     assert result.status is ProviderStatus.CAPTURED
     assert result.reference == "V4HZ4RBFJGXXGN82"
+
+
+@pytest.mark.parametrize(
+    ("captures_at_authorisation", "status"),
+    [(True, ProviderStatus.PENDING), (False, ProviderStatus.AUTHORIZED)],
+)
+async def test_an_answer_without_its_amount_is_never_read_as_nothing_captured(
+    captures_at_authorisation: bool, status: ProviderStatus
+) -> None:
+    replay = Replay("adyen", "confirm_details_without_amount")
+    adyen = connector(replay.transport, captures_at_authorisation=captures_at_authorisation)
+    result = await adyen.confirm(PAY, None, {"redirectResult": "X6XtfGC3!Y..."})
+    replay.assert_done()
+    assert result.status is status
+    assert result.amount_captured == 0 and result.amount is None
 
 
 async def test_without_a_lookup_confirm_and_retrieve_wait_for_the_webhook() -> None:

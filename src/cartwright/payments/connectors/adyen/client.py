@@ -123,7 +123,7 @@ class AdyenConnector:
         status, answer = await self._send("/payments", body, request.idempotency_key)
         if status >= 400:
             return mapping.refused_payment(answer)
-        return mapping.payment_result(answer, captured=request.capture)
+        return mapping.payment_result(answer, captured=request.capture, requested=request.amount)
 
     async def confirm(
         self,

@@ -24,24 +24,31 @@ ACTION_CODES = frozenset(
 )
 
 
-def payment_result(body: Mapping[str, Any], *, captured: bool) -> ProviderResult:
+def payment_result(
+    body: Mapping[str, Any], *, captured: bool, requested: int | None = None
+) -> ProviderResult:
     """A `/payments` or `/payments/details` answer. `captured`: the payment is captured
-    on authorisation (`captureDelayHours` 0), so Authorised means captured. Codes not
+    on authorisation (`captureDelayHours` 0), so Authorised means captured, of the amount
+    Adyen states or else of `requested` (Authorised, not partially: all of it). Codes not
     listed (authentication-only flows, codes Adyen adds later) are PENDING."""
     reference = body.get("pspReference")
     amount, currency = money(body.get("amount"))
     match body.get("resultCode"):
-        case "Authorised" | "PartiallyAuthorised":
+        case "Authorised" | "PartiallyAuthorised" as code:
             # A partial authorisation shows as a smaller `amount`: the core compares.
-            if captured:
+            if not captured:
+                return ProviderResult(ProviderStatus.AUTHORIZED, reference, amount, currency)
+            held = amount if amount is not None else requested if code == "Authorised" else None
+            if held is None:
+                # Captured, of an amount nobody said: never recorded as 0 captured.
                 return ProviderResult(
-                    ProviderStatus.CAPTURED,
+                    ProviderStatus.PENDING,
                     reference,
-                    amount,
-                    currency,
-                    amount_captured=amount or 0,
+                    message="Adyen did not state the amount; the AUTHORISATION webhook will",
                 )
-            return ProviderResult(ProviderStatus.AUTHORIZED, reference, amount, currency)
+            return ProviderResult(
+                ProviderStatus.CAPTURED, reference, amount, currency, amount_captured=held
+            )
         case "Refused" | "Error" as code:
             # Both final: nothing was charged. `Error` is a processing error at Adyen or
             # the issuer; the reason says which.
