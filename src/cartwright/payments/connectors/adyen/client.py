@@ -149,9 +149,9 @@ class AdyenConnector:
         return _awaiting_webhook(None)
 
     async def void(self, request: VoidRequest) -> ProviderResult:
-        """By Adyen's reference, or by ours (`/cancels` with `paymentReference`) when the
-        authorization's answer never came: Adyen then cancels the payment with that
-        reference even if it is authorised after the cancel."""
+        """By Adyen's reference, or by ours (`/cancels` with `paymentReference`, Adyen's
+        cancel for a payment whose answer never came). Either is only accepted here:
+        PENDING until the CANCELLATION or TECHNICAL_CANCEL webhook."""
         body: dict[str, Any] = {
             "merchantAccount": self._merchant_account,
             "reference": request.idempotency_key,

@@ -2,7 +2,7 @@
 
 Every request carries the pinned `Stripe-Version`, so a change of the account's default
 version cannot change what we parse, and every POST that can move money carries our
-idempotency key. Technical failures Stripe did not settle (429, 5xx, a lock timeout, a
+idempotency key. Technical failures Stripe did not settle (429, 5xx, a 409 conflict, a
 refused or broken connection) raise `RetryableProviderError`; a read timeout, or our key
 still in use by a request in flight, becomes `TimeoutError` for the Gateway (Stripe may
 act on it: unknown). Declines are results, never errors.
@@ -303,7 +303,7 @@ class StripeConnector:
             # what it will do is unknown, as after a timeout.
             raise TimeoutError("a request with this idempotency key is still running at Stripe")
         if answer.status in (409, 429) or answer.status >= 500:
-            # 409 otherwise: a lock timeout on a Stripe object; nothing was done.
+            # 409 otherwise: a conflict with another request on the same object.
             raise RetryableProviderError(f"Stripe answered {answer.status}: {_said(answer)}")
         if answer.status in (401, 403):
             raise StripeRejected(
