@@ -24,6 +24,7 @@ from cartwright.payments.connector import (
 )
 from cartwright.payments.connectors.adyen import webhooks
 from cartwright.payments.connectors.adyen.client import AdyenConnector, AdyenRejected, base_url
+from cartwright.payments.connectors.adyen.mapping import payment_result
 from cartwright.payments.gateway import Gateway
 from tests.payments.connectors.replay import RECORDINGS, Replay, failing
 
@@ -393,3 +394,32 @@ async def test_our_key_still_in_use_elsewhere_is_an_unknown_outcome() -> None:
     with pytest.raises(TimeoutError):
         await provider.authorize(authorization())
     replay.assert_done()
+
+
+# Every resultCode of the v71 PaymentResponse, read explicitly; any other is PENDING.
+@pytest.mark.parametrize(
+    ("code", "captured", "manual"),
+    [
+        ("AuthenticationFinished", ProviderStatus.PENDING, ProviderStatus.PENDING),
+        ("AuthenticationNotRequired", ProviderStatus.PENDING, ProviderStatus.PENDING),
+        ("Authorised", ProviderStatus.CAPTURED, ProviderStatus.AUTHORIZED),
+        ("Cancelled", ProviderStatus.VOIDED, ProviderStatus.VOIDED),
+        ("ChallengeShopper", ProviderStatus.REQUIRES_ACTION, ProviderStatus.REQUIRES_ACTION),
+        ("Error", ProviderStatus.DECLINED, ProviderStatus.DECLINED),
+        ("IdentifyShopper", ProviderStatus.REQUIRES_ACTION, ProviderStatus.REQUIRES_ACTION),
+        ("PartiallyAuthorised", ProviderStatus.CAPTURED, ProviderStatus.AUTHORIZED),
+        ("Pending", ProviderStatus.PENDING, ProviderStatus.PENDING),
+        ("PresentToShopper", ProviderStatus.REQUIRES_ACTION, ProviderStatus.REQUIRES_ACTION),
+        ("Received", ProviderStatus.PENDING, ProviderStatus.PENDING),
+        ("RedirectShopper", ProviderStatus.REQUIRES_ACTION, ProviderStatus.REQUIRES_ACTION),
+        ("Refused", ProviderStatus.DECLINED, ProviderStatus.DECLINED),
+        ("Success", ProviderStatus.PENDING, ProviderStatus.PENDING),
+        ("ACodeAdyenAddsLater", ProviderStatus.PENDING, ProviderStatus.PENDING),
+    ],
+)
+def test_each_result_code_is_mapped(
+    code: str, captured: ProviderStatus, manual: ProviderStatus
+) -> None:
+    body = {"pspReference": PSP, "resultCode": code, "amount": {"value": 1099, "currency": "EUR"}}
+    assert payment_result(body, captured=True).status is captured
+    assert payment_result(body, captured=False).status is manual

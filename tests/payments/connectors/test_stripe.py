@@ -24,6 +24,7 @@ from cartwright.payments.connector import (
     WebhookKind,
 )
 from cartwright.payments.connectors.stripe.client import StripeConnector, StripeRejected
+from cartwright.payments.connectors.stripe.mapping import payment_result
 from cartwright.payments.gateway import Gateway
 from tests.payments.connectors.replay import RECORDINGS, Replay, failing
 
@@ -359,3 +360,23 @@ async def test_our_key_still_in_use_elsewhere_is_an_unknown_outcome() -> None:
     with pytest.raises(TimeoutError):
         await provider.authorize(authorization())
     replay.assert_done()
+
+
+# Every PaymentIntent status Stripe's API defines, read explicitly; any other is PENDING.
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("requires_payment_method", ProviderStatus.PENDING),
+        ("requires_confirmation", ProviderStatus.PENDING),
+        ("requires_action", ProviderStatus.REQUIRES_ACTION),
+        ("processing", ProviderStatus.PENDING),
+        ("requires_capture", ProviderStatus.AUTHORIZED),
+        ("canceled", ProviderStatus.VOIDED),
+        ("succeeded", ProviderStatus.CAPTURED),
+        ("a_status_stripe_adds_later", ProviderStatus.PENDING),
+        (None, ProviderStatus.PENDING),
+    ],
+)
+def test_each_intent_status_is_mapped(status: str | None, expected: ProviderStatus) -> None:
+    intent = {"id": PI, "amount": 1099, "currency": "eur", "status": status, "metadata": {}}
+    assert payment_result(intent).status is expected
