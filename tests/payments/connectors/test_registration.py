@@ -47,3 +47,14 @@ def test_secrets_are_never_shown() -> None:
     for text in (repr(shown), str(shown), str(shown.model_dump())):
         for secret in SECRETS.values():
             assert secret not in text
+
+
+def test_a_malformed_adyen_hmac_key_refuses_to_start() -> None:
+    with pytest.raises(ValueError, match="CARTWRIGHT_ADYEN_HMAC_KEY"):
+        Platform.build(
+            settings(
+                adyen_api_key="AQE_hidden_adyen_key",
+                adyen_merchant_account="CartwrightECOM",
+                adyen_hmac_key="not-hex",
+            )
+        )

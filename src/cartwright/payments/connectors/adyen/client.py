@@ -89,8 +89,7 @@ class AdyenConnector:
         details call or an AUTHORISATION webhook, which carry no capture mode, is read by
         it."""
         self._merchant_account = merchant_account
-        # Hex, as the Customer Area shows it; a malformed key fails at start-up.
-        self._hmac_key = bytes.fromhex(hmac_key) if hmac_key else None
+        self._hmac_key = _hex_key(hmac_key) if hmac_key else None
         self._return_url = return_url
         self._captured = captures_at_authorisation
         self._http = httpx.AsyncClient(
@@ -239,6 +238,14 @@ class AdyenConnector:
                 " (Checkout webservice role) and CARTWRIGHT_ADYEN_MERCHANT_ACCOUNT."
             )
         return status, answer
+
+
+def _hex_key(key: str) -> bytes:
+    """The HMAC key in hex, as the Customer Area shows it: a malformed one stops start-up."""
+    try:
+        return bytes.fromhex(key)
+    except ValueError:
+        raise ValueError("CARTWRIGHT_ADYEN_HMAC_KEY is not a hex string") from None
 
 
 def _payment_method(token: str) -> dict[str, Any] | None:
