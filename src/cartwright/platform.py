@@ -18,7 +18,9 @@ from cartwright.kit.ratelimit import Limiter, Rate, storage_for
 from cartwright.kit.settings import Settings
 from cartwright.orders.service import OrderNumbers
 from cartwright.payments.connector import PaymentConnector
+from cartwright.payments.connectors.adyen.client import AdyenConnector
 from cartwright.payments.connectors.sandbox.client import SandboxConnector
+from cartwright.payments.connectors.stripe.client import StripeConnector
 from cartwright.payments.gateway import Gateway
 from cartwright.providers.service import builtin
 from cartwright.sandbox_psp.service import SandboxProvider
@@ -99,6 +101,10 @@ class Platform:
         connectors: dict[str, PaymentConnector] = {}
         if settings.sandbox_enabled:
             connectors["sandbox"] = SandboxConnector(sandbox)
+        if settings.stripe_api_key:
+            connectors["stripe"] = StripeConnector.from_settings(settings)
+        if settings.adyen_api_key:
+            connectors["adyen"] = AdyenConnector.from_settings(settings)
         gateway = Gateway(
             connectors,
             timeout_s=settings.psp_timeout_s,

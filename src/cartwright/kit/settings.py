@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cartwright.kit.netaddr import InvalidNetwork, parse_networks
@@ -37,6 +37,20 @@ class Settings(BaseSettings):
     # when it fails retryably (5xx, refused connection).
     psp_timeout_s: float = 5.0
     psp_max_attempts: int = 3
+    # Stripe and Adyen (payments/connectors/, docs/payments-providers.md): each provider is
+    # enabled when its API key is set. Secrets are `SecretStr`, never shown in a repr or log.
+    stripe_api_key: SecretStr | None = None
+    # The webhook endpoint's signing secret (`whsec_...`); comma-separated while rolling one.
+    stripe_webhook_secret: SecretStr | None = None
+    adyen_api_key: SecretStr | None = None
+    adyen_merchant_account: str | None = None
+    # The standard webhook's HMAC key, in hex as the Customer Area shows it.
+    adyen_hmac_key: SecretStr | None = None
+    # Empty: Adyen's test endpoints. Live: the prefix from Customer Area > Developers > API URLs.
+    adyen_live_url_prefix: str = ""
+    # Where a redirect sends the shopper back when the checkout names no place (Adyen
+    # requires one on every payment).
+    adyen_return_url: str | None = None
     # How long a 3-D Secure challenge may stay open before the order is canceled.
     requires_action_expiry_s: float = 900.0
     # A payment still unknown after this long is raised (`payment.overdue`, an alert) and

@@ -1,0 +1,1 @@
+"""Connector for Adyen's Checkout API (payments, modifications, standard webhooks)."""

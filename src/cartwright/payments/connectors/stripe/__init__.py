@@ -1,0 +1,1 @@
+"""Connector for Stripe (PaymentIntents, Refunds, webhook events), over its REST API."""
