@@ -20,6 +20,7 @@ from cartwright.orders.service import OrderNumbers
 from cartwright.payments.connector import PaymentConnector
 from cartwright.payments.connectors.sandbox.client import SandboxConnector
 from cartwright.payments.gateway import Gateway
+from cartwright.payments.routing import InvalidRoutes
 from cartwright.providers.service import builtin
 from cartwright.sandbox_psp.service import SandboxProvider
 
@@ -99,11 +100,12 @@ class Platform:
         connectors: dict[str, PaymentConnector] = {}
         if settings.sandbox_enabled:
             connectors["sandbox"] = SandboxConnector(sandbox)
-        gateway = Gateway(
-            connectors,
-            timeout_s=settings.psp_timeout_s,
-            max_attempts=settings.psp_max_attempts,
-        )
+        try:
+            gateway = Gateway.from_settings(connectors, settings)
+        except InvalidRoutes as exc:
+            raise ConfigurationError(
+                f"invalid configuration: CARTWRIGHT_PAYMENT_ROUTES: {exc}."
+            ) from None
         return cls(
             settings=settings,
             db=db,
