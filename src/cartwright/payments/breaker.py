@@ -69,6 +69,9 @@ class Breaker:
         self._opened_at = 0.0
         self._probes: deque[float] = deque()  # when each probe in flight was admitted
         metrics.breaker_state.labels(provider).set(BreakerState.CLOSED)
+        for state in BreakerState:
+            # Exported from 0, so `increase()` sees the first transition too.
+            metrics.breaker_transitions.labels(provider, state.label)
 
     @property
     def state(self) -> BreakerState:
