@@ -25,8 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
+import structlog
+
 from cartwright.kit import metrics
 
+log = structlog.get_logger("cartwright.payments.breaker")
 Clock = Callable[[], float]
 
 
@@ -75,6 +78,8 @@ class Breaker:
 
     @property
     def state(self) -> BreakerState:
+        """The state now: an open breaker whose cool-down has passed becomes half-open
+        here, when next asked (no timer runs)."""
         if (
             self._state is BreakerState.OPEN
             and self._clock() - self._opened_at >= self._policy.cooldown_s
@@ -137,6 +142,11 @@ class Breaker:
         self._move(BreakerState.OPEN)
 
     def _move(self, to: BreakerState) -> None:
+        event = f"payment provider circuit breaker {to.label.replace('_', '-')}"
+        if to is BreakerState.OPEN:  # new payments go elsewhere, or fail, from now on
+            log.warning(event, provider=self.provider, previous=self._state.label)
+        else:
+            log.info(event, provider=self.provider, previous=self._state.label)
         self._state = to
         metrics.breaker_state.labels(self.provider).set(to)
         metrics.breaker_transitions.labels(self.provider, to.label).inc()
