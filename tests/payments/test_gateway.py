@@ -180,6 +180,26 @@ async def test_an_authorization_sent_to_an_open_provider_is_refused_without_a_ca
     assert len(s.primary.calls) == sent
 
 
+async def test_the_void_of_an_authorization_refused_unsent_needs_no_call() -> None:
+    s = Setup()
+    provider = s.route()
+    await s.trip_primary()
+    sent = len(s.primary.calls)
+    request = AuthorizeRequest("pay_unsent", 1000, "EUR", "tok")
+    with pytest.raises(ProviderUnavailable):
+        await s.gateway.authorize(provider, request)
+    # What the checkout does next: cancel the key. The provider is down, and need not be
+    # asked: nothing of this payment reached it.
+    canceled = await s.gateway.void(provider, VoidRequest("pay_unsent", None))
+    assert canceled.status is ProviderStatus.NOT_FOUND
+    assert len(s.primary.calls) == sent
+    # Only once, and only for that payment: any other void goes to the provider.
+    for payment_id in ("pay_unsent", "pay_other"):
+        with pytest.raises(ProviderUnavailable):
+            await s.gateway.void(provider, VoidRequest(payment_id, None))
+    assert s.primary.keys(Operation.VOID) == ["pay_unsent:void", "pay_other:void"]
+
+
 async def test_calls_for_existing_payments_still_reach_an_open_provider() -> None:
     s = Setup()
     await s.trip_primary()

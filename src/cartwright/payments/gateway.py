@@ -42,6 +42,8 @@ OPERATION_TIMED_OUT = OperationResult(
     OperationStatus.PENDING, message="the provider did not answer in time"
 )
 FAILED = ("timeout", "error")  # the outcomes that count against a provider's breaker
+NEVER_SENT = ProviderResult(ProviderStatus.NOT_FOUND, message="never sent to the provider")
+UNSENT_KEPT = 10_000  # payments refused unsent that a void may still ask about
 
 R = TypeVar("R", ProviderResult, OperationResult)
 
@@ -67,6 +69,9 @@ class Gateway:
         policy = breaker or BreakerPolicy()
         self._breakers = {name: Breaker(name, policy, clock) for name in connectors}
         self._clock = clock
+        # Authorizations refused because the breaker opened between `route` and the call,
+        # oldest first: nothing of them reached the provider, so their void needs no call.
+        self._unsent: dict[str, None] = {}
 
     @classmethod
     def from_settings(cls, connectors: dict[str, PaymentConnector], settings: Settings) -> Gateway:
@@ -110,6 +115,9 @@ class Gateway:
         connector = self._connectors[provider]
         breaker = self._breakers[provider]
         if breaker.state is BreakerState.OPEN:
+            self._unsent[request.payment_id] = None
+            if len(self._unsent) > UNSENT_KEPT:
+                del self._unsent[next(iter(self._unsent))]
             raise ProviderUnavailable(
                 "The payment provider is failing; nothing was charged. Try again shortly.",
                 retry_after_s=breaker.wait_s(),
@@ -133,6 +141,11 @@ class Gateway:
         )
 
     async def void(self, provider: str, request: VoidRequest) -> ProviderResult:
+        """NOT_FOUND without a call for a payment `authorize` refused unsent: the checkout
+        cancels its key after any refusal, and the provider, down, could not confirm."""
+        if request.reference is None and request.payment_id in self._unsent:
+            del self._unsent[request.payment_id]
+            return NEVER_SENT
         connector = self._connectors[provider]
         return await self._call(provider, "void", lambda: connector.void(request), TIMED_OUT)
 
