@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 from cartwright.payments.breaker import Breaker, BreakerPolicy, BreakerState
 from tests.fakes.clock import FakeClock
 
-POLICY = BreakerPolicy(threshold=3, window=5, cooldown_s=30.0, probes=1)
+POLICY = BreakerPolicy(threshold=3, window=5, window_s=60.0, cooldown_s=30.0, probes=1)
 
 
 def _breaker(policy: BreakerPolicy = POLICY) -> tuple[Breaker, FakeClock]:
@@ -44,16 +44,19 @@ def _gauge(provider: str) -> float | None:
     )
 
 
-@given(st.lists(st.booleans(), max_size=40))
+@given(st.lists(st.tuples(st.booleans(), st.sampled_from([0.0, 1.0, 25.0, 61.0])), max_size=40))
 def test_closed_it_opens_exactly_when_the_window_holds_threshold_failures(
-    outcomes: list[bool],
+    calls: list[tuple[bool, float]],
 ) -> None:
-    breaker, _ = _breaker()
-    window: deque[bool] = deque(maxlen=POLICY.window)
-    for failed in outcomes:
+    """The last `window` calls of the last `window_s` seconds, whatever came before."""
+    breaker, clock = _breaker()
+    window: deque[tuple[float, bool]] = deque(maxlen=POLICY.window)
+    for failed, gap_s in calls:
+        clock.advance(gap_s)
         breaker.record(failed=failed)
-        window.append(failed)
-        if sum(window) >= POLICY.threshold:
+        window.append((clock.now, failed))
+        recent = [f for t, f in window if clock.now - t < POLICY.window_s]
+        if sum(recent) >= POLICY.threshold:
             assert breaker.state is BreakerState.OPEN
             return
         assert breaker.state is BreakerState.CLOSED
@@ -61,10 +64,15 @@ def test_closed_it_opens_exactly_when_the_window_holds_threshold_failures(
 
 
 def test_failures_spread_wider_than_the_window_never_open_it() -> None:
-    breaker, _ = _breaker()
+    breaker, clock = _breaker()
     for _ in range(10):
         for failed in (True, False, False, False):  # 2 failures in any 5 calls at most
             breaker.record(failed=failed)
+    assert breaker.state is BreakerState.CLOSED
+    for _ in range(10):  # a quiet provider: one failure a minute is not an outage
+        clock.advance(POLICY.window_s)
+        breaker.record(failed=True)
+        breaker.record(failed=True)
     assert breaker.state is BreakerState.CLOSED
 
 
@@ -147,7 +155,13 @@ def test_a_new_breaker_is_exported_closed() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"threshold": 0}, {"threshold": 6, "window": 5}, {"cooldown_s": 0}, {"probes": 0}],
+    [
+        {"threshold": 0},
+        {"threshold": 6, "window": 5},
+        {"window_s": 0},
+        {"cooldown_s": 0},
+        {"probes": 0},
+    ],
 )
 def test_a_policy_that_could_never_work_is_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):

@@ -2,7 +2,9 @@
 that is failing and go to the next one the route names (`Gateway.route`).
 
 Closed, it counts the outcome of each call over a rolling window of the last `window`
-calls and opens when `threshold` of them failed. Open, it admits no new authorization for
+calls made within `window_s`, and opens when `threshold` of them failed: a share of the
+recent calls, so a busy provider is not cut off for a handful of errors, and a quiet one is
+not for failures spread over hours. Open, it admits no new authorization for
 `cooldown_s`. After that it is half-open: `probes` new authorizations are let through; the
 first success closes it, a failure opens it again for another cool-down. A probe that
 never reports back (routed, but the checkout stopped before the call) frees its slot after
@@ -49,14 +51,15 @@ class BreakerState(IntEnum):
 class BreakerPolicy:
     threshold: int = 5  # failures among the last `window` calls that open the breaker
     window: int = 20
+    window_s: float = 60.0  # older calls no longer count
     cooldown_s: float = 30.0
     probes: int = 1  # new authorizations let through at once while half-open
 
     def __post_init__(self) -> None:
         if not 1 <= self.threshold <= self.window:
             raise ValueError("the breaker threshold must be from 1 to the window's size")
-        if self.cooldown_s <= 0 or self.probes < 1:
-            raise ValueError("the breaker needs a positive cool-down and at least one probe")
+        if self.window_s <= 0 or self.cooldown_s <= 0 or self.probes < 1:
+            raise ValueError("the breaker needs a positive window, cool-down and probe count")
 
 
 class Breaker:
@@ -68,7 +71,8 @@ class Breaker:
         self._policy = policy
         self._clock = clock
         self._state = BreakerState.CLOSED
-        self._outcomes: deque[bool] = deque(maxlen=policy.window)  # True: a failure
+        # (when, failed) of the latest calls, oldest first.
+        self._outcomes: deque[tuple[float, bool]] = deque(maxlen=policy.window)
         self._opened_at = 0.0
         self._probes: deque[float] = deque()  # when each probe in flight was admitted
         metrics.breaker_state.labels(provider).set(BreakerState.CLOSED)
@@ -120,8 +124,11 @@ class Breaker:
         """The outcome of one call (with its retries) to this provider, any operation."""
         match self.state:
             case BreakerState.CLOSED:
-                self._outcomes.append(failed)
-                if sum(self._outcomes) >= self._policy.threshold:
+                now = self._clock()
+                self._outcomes.append((now, failed))
+                while now - self._outcomes[0][0] >= self._policy.window_s:
+                    self._outcomes.popleft()
+                if sum(f for _, f in self._outcomes) >= self._policy.threshold:
                     self._open()
             case BreakerState.HALF_OPEN:
                 if failed:

@@ -84,6 +84,7 @@ class Gateway:
             breaker=BreakerPolicy(
                 threshold=settings.psp_breaker_threshold,
                 window=settings.psp_breaker_window,
+                window_s=settings.psp_breaker_window_s,
                 cooldown_s=settings.psp_breaker_cooldown_s,
                 probes=settings.psp_breaker_probes,
             ),
