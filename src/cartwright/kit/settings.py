@@ -43,9 +43,9 @@ class Settings(BaseSettings):
     # last `window` calls within `window_s` failed (every attempt retryable, or a timeout),
     # stays open for the cool-down, then lets `probes` new authorizations through to test it.
     payment_routes: str = ""
-    psp_breaker_threshold: int = Field(default=5, ge=1)
+    psp_breaker_threshold: int = Field(default=10, ge=1)
     psp_breaker_window: int = Field(default=20, ge=1)
-    psp_breaker_window_s: float = Field(default=60.0, gt=0)
+    psp_breaker_window_s: float = Field(default=300.0, gt=0)
     psp_breaker_cooldown_s: float = Field(default=30.0, gt=0)
     psp_breaker_probes: int = Field(default=1, ge=1)
     # How long a 3-D Secure challenge may stay open before the order is canceled.

@@ -49,9 +49,9 @@ class BreakerState(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class BreakerPolicy:
-    threshold: int = 5  # failures among the last `window` calls that open the breaker
+    threshold: int = 10  # failures among the last `window` calls that open the breaker
     window: int = 20
-    window_s: float = 60.0  # older calls no longer count
+    window_s: float = 300.0  # older calls no longer count
     cooldown_s: float = 30.0
     probes: int = 1  # new authorizations let through at once while half-open
 
