@@ -22,6 +22,7 @@ from cartwright.payments.connectors.adyen.client import AdyenConnector
 from cartwright.payments.connectors.sandbox.client import SandboxConnector
 from cartwright.payments.connectors.stripe.client import StripeConnector
 from cartwright.payments.gateway import Gateway
+from cartwright.payments.routing import InvalidRoutes
 from cartwright.providers.service import builtin
 from cartwright.sandbox_psp.service import SandboxProvider
 
@@ -105,11 +106,12 @@ class Platform:
             connectors["stripe"] = StripeConnector.from_settings(settings)
         if settings.adyen_api_key:
             connectors["adyen"] = AdyenConnector.from_settings(settings)
-        gateway = Gateway(
-            connectors,
-            timeout_s=settings.psp_timeout_s,
-            max_attempts=settings.psp_max_attempts,
-        )
+        try:
+            gateway = Gateway.from_settings(connectors, settings)
+        except InvalidRoutes as exc:
+            raise ConfigurationError(
+                f"invalid configuration: CARTWRIGHT_PAYMENT_ROUTES: {exc}."
+            ) from None
         return cls(
             settings=settings,
             db=db,

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.support import assert_problem, idempotency_key
 from cartwright.migrations.runner import upgrade
+from tests.api.support import assert_problem, idempotency_key
 from tests.conftest import ADMIN_KEY, Server, start_server
 from tests.factories import checkout, create_product, events_about, ready_cart
 

@@ -154,7 +154,6 @@ async def _checkout(
 ) -> Answer:
     settings = p.settings
     checkout_id, order_id, payment_id = ids.new_id("chk"), ids.new_id("ord"), ids.new_id("pay")
-    provider = p.gateway.default_provider
     capture = settings.capture_method == "automatic"
 
     # Commit 1: read and price the cart, then one atomic batch claims the key, freezes the
@@ -169,6 +168,7 @@ async def _checkout(
             refused = cart.refusal(view)
             if refused is None:
                 order = _new_order(order_id, number, view.quote)
+                provider = p.gateway.route(currency=order.currency, amount=order.total)
                 payment, writes = _commit_one_writes(
                     settings,
                     view,

@@ -62,6 +62,20 @@ payments_overdue = Counter(
     "cartwright_payments_overdue_total",
     "Awaited payments still unresolved past their maximum age (raised, not retried).",
 )
+# Per process (payments/breaker.py): the worst state any live process is in.
+breaker_state = Gauge(
+    "cartwright_payment_provider_breaker_state",
+    "Circuit breaker of each payment provider: 0 closed, 1 half-open, 2 open (new"
+    " authorizations go to the next provider of the route). The highest of the live"
+    " processes.",
+    ["provider"],
+    multiprocess_mode="livemax",
+)
+breaker_transitions = Counter(
+    "cartwright_payment_provider_breaker_transitions_total",
+    "Circuit breaker state changes of each payment provider, by the state entered.",
+    ["provider", "to"],
+)
 recoveries = Counter(
     "cartwright_payment_recoveries_total",
     "Checkouts the recovery worker resolved, by how.",

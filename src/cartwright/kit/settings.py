@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     # Where a redirect sends the shopper back when the checkout names no place (Adyen
     # requires one on every payment).
     adyen_return_url: str | None = None
+    # Routing and failover (payments/routing.py, payments/breaker.py). Routes: a JSON list
+    # of rules choosing providers by currency, channel and amount; empty: every enabled
+    # provider, in registration order. A provider's breaker opens when `threshold` of its
+    # last `window` calls within `window_s` failed (every attempt retryable, or a timeout),
+    # stays open for the cool-down, then lets `probes` new authorizations through to test it.
+    payment_routes: str = ""
+    psp_breaker_threshold: int = Field(default=10, ge=1)
+    psp_breaker_window: int = Field(default=20, ge=1)
+    psp_breaker_window_s: float = Field(default=300.0, gt=0)
+    psp_breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    psp_breaker_probes: int = Field(default=1, ge=1)
     # How long a 3-D Secure challenge may stay open before the order is canceled.
     requires_action_expiry_s: float = 900.0
     # A payment still unknown after this long is raised (`payment.overdue`, an alert) and
@@ -171,6 +182,10 @@ class Settings(BaseSettings):
             problems.append("CARTWRIGHT_OPEN_CHECKOUTS_PER_ADDRESS must be at least 1")
         if self.cart_ttl_days < 1:
             problems.append("CARTWRIGHT_CART_TTL_DAYS must be at least 1")
+        if self.psp_breaker_threshold > self.psp_breaker_window:
+            problems.append(
+                "CARTWRIGHT_PSP_BREAKER_THRESHOLD must not exceed CARTWRIGHT_PSP_BREAKER_WINDOW"
+            )
         try:
             parse_networks(self.trusted_proxies)
         except InvalidNetwork as exc:

@@ -1,6 +1,13 @@
-"""Calls to payment providers: a timeout per call, bounded retries with jittered backoff on
-retryable errors only, and our idempotency key on each, so a retry can never act twice. A
-timeout is never retried or guessed: the result is unknown."""
+"""Calls to payment providers: which provider a new payment goes to (the route's first
+whose circuit breaker admits it), a timeout per call, bounded retries with jittered backoff
+on retryable errors only, and our idempotency key on each, so a retry can never act twice.
+A timeout is never retried or guessed: the result is unknown.
+
+Every call's outcome feeds its provider's breaker (`payments.breaker`). An open breaker
+stops new authorizations only: a capture, refund, void, confirm or retrieve concerns a
+payment the provider already holds, no other provider can serve it, and a void or a
+retrieve is what proves nothing was charged, so those still go to the payment's provider
+(ADR 0013)."""
 
 from __future__ import annotations
 
@@ -14,6 +21,8 @@ from tenacity.wait import wait_random_exponential
 
 from cartwright.kit import metrics, telemetry
 from cartwright.kit.errors import ProviderUnavailable
+from cartwright.kit.settings import Settings
+from cartwright.payments.breaker import Breaker, BreakerPolicy, BreakerState, Clock
 from cartwright.payments.connector import (
     AuthorizeRequest,
     CaptureRequest,
@@ -26,31 +35,76 @@ from cartwright.payments.connector import (
     RetryableProviderError,
     VoidRequest,
 )
+from cartwright.payments.routing import Routes, parse_routes
 
 TIMED_OUT = ProviderResult(ProviderStatus.PENDING, message="the provider did not answer in time")
 OPERATION_TIMED_OUT = OperationResult(
     OperationStatus.PENDING, message="the provider did not answer in time"
 )
+FAILED = ("timeout", "error")  # the outcomes that count against a provider's breaker
+NEVER_SENT = ProviderResult(ProviderStatus.NOT_FOUND, message="never sent to the provider")
+UNSENT_KEPT = 10_000  # payments refused unsent that a void may still ask about
 
 R = TypeVar("R", ProviderResult, OperationResult)
 
 
 class Gateway:
-    """Calls payment providers with a timeout, bounded jittered retries and idempotency."""
+    """Routes new payments and calls providers with a timeout, bounded jittered retries,
+    idempotency and a circuit breaker each."""
 
     def __init__(
-        self, connectors: dict[str, PaymentConnector], *, timeout_s: float, max_attempts: int
+        self,
+        connectors: dict[str, PaymentConnector],
+        *,
+        timeout_s: float,
+        max_attempts: int,
+        routes: Routes | None = None,
+        breaker: BreakerPolicy | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self._connectors = connectors
         self._timeout_s = timeout_s
         self._max_attempts = max_attempts
+        self._routes = routes if routes is not None else parse_routes("", list(connectors))
+        policy = breaker or BreakerPolicy()
+        self._breakers = {name: Breaker(name, policy, clock) for name in connectors}
+        self._clock = clock
+        # Authorizations refused because the breaker opened between `route` and the call,
+        # oldest first: nothing of them reached the provider, so their void needs no call.
+        self._unsent: dict[str, None] = {}
 
-    @property
-    def default_provider(self) -> str:
-        """The provider new payments go to; `ProviderUnavailable` when none is enabled."""
-        for provider in self._connectors:
-            return provider
-        raise ProviderUnavailable("No payment provider is enabled; nothing was charged.")
+    @classmethod
+    def from_settings(cls, connectors: dict[str, PaymentConnector], settings: Settings) -> Gateway:
+        """Raises `InvalidRoutes` when CARTWRIGHT_PAYMENT_ROUTES cannot be served with."""
+        return cls(
+            connectors,
+            timeout_s=settings.psp_timeout_s,
+            max_attempts=settings.psp_max_attempts,
+            routes=parse_routes(settings.payment_routes, list(connectors)),
+            breaker=BreakerPolicy(
+                threshold=settings.psp_breaker_threshold,
+                window=settings.psp_breaker_window,
+                window_s=settings.psp_breaker_window_s,
+                cooldown_s=settings.psp_breaker_cooldown_s,
+                probes=settings.psp_breaker_probes,
+            ),
+        )
+
+    def route(self, *, currency: str, amount: int, channel: str = "default") -> str:
+        """The provider a new payment goes to: the first of its route whose breaker admits
+        it. `ProviderUnavailable`, with Retry-After the shortest remaining cool-down, when
+        every one is open (no provider is called)."""
+        providers = self._routes.providers_for(currency=currency, amount=amount, channel=channel)
+        if not providers:
+            raise ProviderUnavailable("No payment provider is enabled; nothing was charged.")
+        for provider in providers:
+            if self._breakers[provider].admit():
+                return provider
+        raise ProviderUnavailable(
+            "Every payment provider for this payment is failing; nothing was charged. Try"
+            " again shortly.",
+            retry_after_s=min(self._breakers[p].wait_s() for p in providers),
+        )
 
     def connector(self, provider: str) -> PaymentConnector:
         return self._connectors[provider]
@@ -60,8 +114,18 @@ class Gateway:
 
     async def authorize(self, provider: str, request: AuthorizeRequest) -> ProviderResult:
         """Raises `ProviderUnavailable` when every attempt failed retryably (nothing was
-        charged); returns a PENDING result when the answer was lost."""
+        charged), or without calling when the provider's breaker is open (it opened after
+        `route` chose it); returns a PENDING result when the answer was lost."""
         connector = self._connectors[provider]
+        breaker = self._breakers[provider]
+        if breaker.state is BreakerState.OPEN:
+            self._unsent[request.payment_id] = None
+            if len(self._unsent) > UNSENT_KEPT:
+                del self._unsent[next(iter(self._unsent))]
+            raise ProviderUnavailable(
+                "The payment provider is failing; nothing was charged. Try again shortly.",
+                retry_after_s=breaker.wait_s(),
+            )
         return await self._call(
             provider, "authorize", lambda: connector.authorize(request), TIMED_OUT
         )
@@ -81,6 +145,11 @@ class Gateway:
         )
 
     async def void(self, provider: str, request: VoidRequest) -> ProviderResult:
+        """NOT_FOUND without a call for a payment `authorize` refused unsent: the checkout
+        cancels its key after any refusal, and the provider, down, could not confirm."""
+        if request.reference is None and request.payment_id in self._unsent:
+            del self._unsent[request.payment_id]
+            return NEVER_SENT
         connector = self._connectors[provider]
         return await self._call(provider, "void", lambda: connector.void(request), TIMED_OUT)
 
@@ -104,6 +173,7 @@ class Gateway:
         ) as span:
             result, outcome = await self._measured(provider, operation, call, timed_out)
             span.set_attribute("payment.outcome", outcome)
+        self._breakers[provider].record(failed=outcome in FAILED)
         if result is None:
             raise ProviderUnavailable(
                 "The payment provider is failing; nothing was charged. Try again shortly.",
@@ -116,7 +186,7 @@ class Gateway:
     ) -> tuple[R | None, str]:
         """One call with its retries, counted and timed; (None, "error") when every
         attempt failed retryably."""
-        started = time.perf_counter()
+        started = self._clock()
         try:
             try:
                 result = await self._attempt(call)
@@ -140,9 +210,7 @@ class Gateway:
             metrics.payment_calls.labels(provider, operation, "error").inc()
             return None, "error"
         finally:
-            metrics.payment_latency.labels(provider, operation).observe(
-                time.perf_counter() - started
-            )
+            metrics.payment_latency.labels(provider, operation).observe(self._clock() - started)
         metrics.payment_calls.labels(provider, operation, result.status.value).inc()
         return result, result.status.value
 
