@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     # In-process sandbox provider: how long a `tok_timeout` authorization takes to answer.
     # Default: longer than `psp_timeout_s`, so the platform sees a timeout.
     sandbox_slow_response_s: float | None = None
+    # The sandbox provider's server (`cartwright sandbox-psp`); unset: it runs in-process.
+    sandbox_url: str | None = None
+    sandbox_api_key: str = "sk_sandbox_test"
+    # Checks the sandbox's webhooks. Unset: the server's default, or for the in-process
+    # sandbox a secret derived from `secret_key`.
+    sandbox_webhook_secret: str | None = None
     # Signed-in shoppers (OpenID Connect, customers/tokens.py). Without a JWKS URL every
     # `Cartwright-Customer-Token` is refused (401) and guest checkout works as before.
     customer_jwks_url: str | None = None
