@@ -47,16 +47,17 @@ def create_app(books: Books, config: SandboxConfig, **starlette: Any) -> Starlet
     faults = config.faults
     expected_auth = f"Bearer {config.api_key}".encode()
 
-    def api(handler: Handler, *, post: bool = False) -> Handler:
-        """Key check, injected latency and 5xx, and the 4xx every route shares."""
+    def api(handler: Handler, *, faulty: bool = True) -> Handler:
+        """Key check, injected latency and 5xx (not on the control routes, which must end
+        an outage), and the 4xx every route shares."""
 
         async def endpoint(request: Request) -> Response:
             given = request.headers.get("authorization", "").encode()
             if not hmac.compare_digest(given, expected_auth):
                 return _error(401, "invalid_api_key", "A valid bearer API key is required.")
-            if faults.latency_ms:
+            if faulty and faults.latency_ms:
                 await asyncio.sleep(faults.latency_ms / 1000)
-            if faults.happens(faults.error_rate):
+            if faulty and faults.happens(faults.error_rate):
                 return _error(503, "service_unavailable", "Injected outage; nothing was done.")
             try:
                 return await handler(request)
@@ -227,8 +228,8 @@ def create_app(books: Books, config: SandboxConfig, **starlette: Any) -> Starlet
         Route("/v1/payments/{id}/captures", api(capture), methods=["POST"]),
         Route("/v1/payments/{id}/refunds", api(refund), methods=["POST"]),
         Route("/v1/settlements/{day}", api(settlement_report), methods=["GET"]),
-        Route("/_sandbox/settings", api(get_settings), methods=["GET"]),
-        Route("/_sandbox/settings", api(put_settings), methods=["PUT"]),
+        Route("/_sandbox/settings", api(get_settings, faulty=False), methods=["GET"]),
+        Route("/_sandbox/settings", api(put_settings, faulty=False), methods=["PUT"]),
         Route("/redirect/{id}", redirect_page, methods=["GET"]),
         Route("/redirect/{id}", complete_redirect, methods=["POST"]),
     ]

@@ -42,10 +42,12 @@ class Sandbox:
             self._sender = asyncio.create_task(sender.run(self._stop))
 
     async def stop(self) -> None:
+        """Let the sender finish its round briefly, then cancel it: a delivery cut short
+        stays leased, and is sent again once its lease runs out (at least once)."""
         self._stop.set()
         if self._sender is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self._sender, timeout=15)
+                await asyncio.wait_for(self._sender, timeout=2)
             self._sender = None
 
 

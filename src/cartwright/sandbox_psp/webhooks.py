@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -102,11 +102,14 @@ class WebhookSender:
 
     async def send_due(self) -> int:
         """Lease the due deliveries, post them, record each outcome; how many were tried."""
-        now = clock.utcnow()
-        async with self._db.connection() as conn:
-            rows = await conn.fetch(self._claim_sql, now, now + timedelta(seconds=LEASE_S))
+        rows = await self.lease(clock.utcnow())
         await asyncio.gather(*(self._deliver(row) for row in rows))
         return len(rows)
+
+    async def lease(self, now: datetime) -> list[Row]:
+        """Take the due deliveries no other sender holds, for `LEASE_S`."""
+        async with self._db.connection() as conn:
+            return await conn.fetch(self._claim_sql, now, now + timedelta(seconds=LEASE_S))
 
     async def _deliver(self, row: Row) -> None:
         body = row["body"].encode()
