@@ -4,11 +4,14 @@ stale and altered deliveries refused)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from cartwright.payments.connector import (
@@ -23,7 +26,8 @@ from cartwright.payments.connector import (
     WebhookKind,
 )
 from cartwright.payments.connectors.sandbox.client import SandboxConnector
-from tests.conftest import free_port
+from tests.conftest import ADMIN_KEY, free_port, start_server
+from tests.factories import checkout, create_product, ready_cart
 from tests.sandbox_psp.support import (
     API_KEY,
     WEBHOOK_SECRET,
@@ -213,3 +217,50 @@ async def test_webhooks_are_read_into_events_and_forged_stale_or_altered_ones_re
         connector.parse_webhook(delivery.headers, altered, now=now)
     with pytest.raises(InvalidWebhook):
         connector.parse_webhook({}, delivery.body, now=now)
+
+
+async def test_the_platform_pays_through_the_sandbox_server_at_its_url(
+    sandbox: SandboxServer, faults: httpx.AsyncClient, own_pg_database: str, tmp_path: Path
+) -> None:
+    # Longer than the server's payment timeout (1 s in tests), so tok_timeout times out.
+    await faults.put("/_sandbox/settings", json={"slow_response_s": 2.5})
+    server = start_server(
+        own_pg_database,
+        tmp_path / "server.log",
+        extra_env={
+            "CARTWRIGHT_SANDBOX_URL": sandbox.base_url,
+            "CARTWRIGHT_SANDBOX_API_KEY": API_KEY,
+            "CARTWRIGHT_SANDBOX_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        },
+    )
+    try:
+        async with httpx.AsyncClient(
+            base_url=server.base_url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30
+        ) as admin:
+            sku = (await create_product(admin, stock=5))["variants"][0]["sku"]
+            paid = await checkout(admin, (await ready_cart(admin, [(sku, 1)]))["id"])
+            assert paid.status_code == 201 and paid.json()["payment_status"] == "captured"
+            late = await checkout(
+                admin, (await ready_cart(admin, [(sku, 1)]))["id"], token="tok_timeout"
+            )
+            assert late.status_code == 202 and late.json()["payment_status"] == "pending"
+            order_id = late.json()["id"]
+            deadline = asyncio.get_running_loop().time() + 20
+            while (await admin.get(f"/v1/orders/{order_id}")).json()["payment_status"] == "pending":
+                assert asyncio.get_running_loop().time() < deadline, "never recovered"
+                await asyncio.sleep(0.25)
+            assert (await admin.get(f"/v1/orders/{order_id}")).json()[
+                "payment_status"
+            ] == "captured"
+    finally:
+        server.stop()
+    # The sandbox's own books hold both payments under the platform's payment ids.
+    with psycopg.connect(own_pg_database) as conn:
+        ours = [row[0] for row in conn.execute("SELECT id FROM payments ORDER BY created_at")]
+    async with sandbox.client() as client:
+        for payment_id in ours:
+            found = (
+                await client.get("/v1/payments", params={"merchant_reference": payment_id})
+            ).json()
+            assert found["data"][0]["status"] == "captured"
+    assert len(ours) == 2
