@@ -216,6 +216,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         ops_router,
     ):
         app.include_router(router)
+    if platform.sandbox is not None:
+        # The embedded sandbox provider's shopper pages (no key): a redirect method's.
+        app.mount("/sandbox-psp", platform.sandbox.pages)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -194,6 +194,7 @@ def _sandbox(
     config = SandboxConfig(
         api_key=api_key,
         webhook_secret=secret,
+        public_url=settings.sandbox_public_url.rstrip("/"),
         faults=Faults(slow_response_s=slow if slow is not None else settings.psp_timeout_s + 2),
     )
     sandbox = Sandbox(sandbox_db, config)

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # The sandbox provider's server (`cartwright sandbox-psp`); unset: it runs in-process.
     sandbox_url: str | None = None
     sandbox_api_key: str = "sk_sandbox_test"
+    # Where shoppers reach the embedded sandbox's pages (redirect methods, 3-D Secure): the
+    # API serves them under `/sandbox-psp`.
+    sandbox_public_url: str = "http://127.0.0.1:8000/sandbox-psp"
     # Checks the sandbox's webhooks. Unset: the server's default, or for the in-process
     # sandbox a secret derived from `secret_key`.
     sandbox_webhook_secret: str | None = None
@@ -142,6 +145,10 @@ class Settings(BaseSettings):
             problems.append("CARTWRIGHT_OPEN_CHECKOUTS_PER_ADDRESS must be at least 1")
         if self.cart_ttl_days < 1:
             problems.append("CARTWRIGHT_CART_TTL_DAYS must be at least 1")
+        if self.sandbox_url is not None:
+            url = urlsplit(self.sandbox_url)
+            if url.scheme not in ("https", "http") or not url.hostname:
+                problems.append("CARTWRIGHT_SANDBOX_URL is not an http(s) URL")
         try:
             parse_networks(self.trusted_proxies)
         except InvalidNetwork as exc:

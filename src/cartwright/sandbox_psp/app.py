@@ -186,8 +186,28 @@ def create_app(books: Books, config: SandboxConfig, **starlette: Any) -> Starlet
             raise _Invalid(str(exc)) from None
         return _json(faults.as_dict())
 
+    routes = [
+        Route("/v1/payments", api(create_payment), methods=["POST"]),
+        Route("/v1/payments", api(list_payments), methods=["GET"]),
+        Route("/v1/payments/void_by_reference", api(void_by_reference), methods=["POST"]),
+        Route("/v1/payments/{id}", api(get_payment), methods=["GET"]),
+        Route("/v1/payments/{id}/confirm", api(confirm), methods=["POST"]),
+        Route("/v1/payments/{id}/void", api(void), methods=["POST"]),
+        Route("/v1/payments/{id}/captures", api(capture), methods=["POST"]),
+        Route("/v1/payments/{id}/refunds", api(refund), methods=["POST"]),
+        Route("/v1/settlements/{day}", api(settlement_report), methods=["GET"]),
+        Route("/_sandbox/settings", api(get_settings, faulty=False), methods=["GET"]),
+        Route("/_sandbox/settings", api(put_settings, faulty=False), methods=["PUT"]),
+        *page_routes(books),
+    ]
+    return Starlette(routes=routes, **starlette)
+
+
+def page_routes(books: Books) -> list[Route]:
+    """The shopper's pages (no key): a redirect method's, or a 3-D Secure challenge's.
+    Embedded, the platform serves them under its own address."""
+
     async def redirect_page(request: Request) -> Response:
-        """The shopper's page of a redirect method or a 3-D Secure challenge."""
         try:
             row = await books.get(request.path_params["id"])
         except Refused:
@@ -218,22 +238,10 @@ def create_app(books: Books, config: SandboxConfig, **starlette: Any) -> Starlet
         query = urlencode({"payment": row["id"], "status": row["status"]})
         return RedirectResponse(row["return_url"] + separator + query, 303)
 
-    routes = [
-        Route("/v1/payments", api(create_payment), methods=["POST"]),
-        Route("/v1/payments", api(list_payments), methods=["GET"]),
-        Route("/v1/payments/void_by_reference", api(void_by_reference), methods=["POST"]),
-        Route("/v1/payments/{id}", api(get_payment), methods=["GET"]),
-        Route("/v1/payments/{id}/confirm", api(confirm), methods=["POST"]),
-        Route("/v1/payments/{id}/void", api(void), methods=["POST"]),
-        Route("/v1/payments/{id}/captures", api(capture), methods=["POST"]),
-        Route("/v1/payments/{id}/refunds", api(refund), methods=["POST"]),
-        Route("/v1/settlements/{day}", api(settlement_report), methods=["GET"]),
-        Route("/_sandbox/settings", api(get_settings, faulty=False), methods=["GET"]),
-        Route("/_sandbox/settings", api(put_settings, faulty=False), methods=["PUT"]),
+    return [
         Route("/redirect/{id}", redirect_page, methods=["GET"]),
         Route("/redirect/{id}", complete_redirect, methods=["POST"]),
     ]
-    return Starlette(routes=routes, **starlette)
 
 
 def _operation(body: dict[str, Any], replayed: bool) -> Response:

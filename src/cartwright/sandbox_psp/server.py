@@ -15,7 +15,7 @@ import httpx
 from starlette.applications import Starlette
 
 from cartwright.kit.db import Database
-from cartwright.sandbox_psp.app import create_app
+from cartwright.sandbox_psp.app import create_app, page_routes
 from cartwright.sandbox_psp.books import Books
 from cartwright.sandbox_psp.settings import SandboxConfig
 from cartwright.sandbox_psp.tables import create_tables
@@ -28,6 +28,8 @@ class Sandbox:
         self.config = config
         self.books = Books(db, config)
         self.app = create_app(self.books, config)
+        # The shopper's pages alone, for a host app to serve when embedded.
+        self.pages = Starlette(routes=page_routes(self.books))
         self._stop = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
 

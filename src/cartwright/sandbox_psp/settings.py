@@ -32,9 +32,13 @@ class Faults:
         self.check()
 
     def check(self) -> None:
-        for name in ("error_rate", "timeout_rate", "webhook_duplicate_rate"):
+        for name in (
+            "error_rate",
+            "timeout_rate",
+            "webhook_duplicate_rate",
+            "webhook_reorder_rate",
+        ):
             _share(name, getattr(self, name))
-        _share("webhook_reorder_rate", self.webhook_reorder_rate)
         if self.latency_ms < 0 or self.slow_response_s < 0 or self.webhook_reorder_delay_s < 0:
             raise InvalidSettings("latency_ms and delays must not be negative")
 
