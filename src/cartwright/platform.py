@@ -23,6 +23,7 @@ from cartwright.payments.connector import PaymentConnector
 from cartwright.payments.connectors.sandbox.client import SandboxConnector
 from cartwright.payments.gateway import Gateway
 from cartwright.providers.service import builtin
+from cartwright.sandbox_psp.inprocess import InProcessClient
 from cartwright.sandbox_psp.server import Sandbox
 from cartwright.sandbox_psp.settings import Faults, SandboxConfig
 
@@ -177,9 +178,11 @@ def _sandbox(
     its ASGI app in-process: the same HTTP API either way, without a socket."""
     api_key = settings.sandbox_api_key
     headers = {"Authorization": f"Bearer {api_key}"}
-    # Longer than the gateway's own timeout, which decides; this one only ends the socket.
-    timeout = httpx.Timeout(settings.psp_timeout_s + 1, connect=min(2.0, settings.psp_timeout_s))
     if settings.sandbox_url:
+        # Longer than the gateway's own timeout, which decides; this one ends the socket.
+        timeout = httpx.Timeout(
+            settings.psp_timeout_s + 1, connect=min(2.0, settings.psp_timeout_s)
+        )
         client = httpx.AsyncClient(
             base_url=settings.sandbox_url,
             headers=headers,
@@ -198,10 +201,5 @@ def _sandbox(
         faults=Faults(slow_response_s=slow if slow is not None else settings.psp_timeout_s + 2),
     )
     sandbox = Sandbox(sandbox_db, config)
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sandbox.app),
-        base_url="http://sandbox.internal",
-        headers=headers,
-        timeout=timeout,
-    )
-    return sandbox, SandboxConnector(client, webhook_secret=secret)
+    # The gateway's timeout bounds each call; there is no socket to time out.
+    return sandbox, SandboxConnector(InProcessClient(sandbox.app, headers), webhook_secret=secret)

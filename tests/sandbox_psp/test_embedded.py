@@ -4,11 +4,29 @@ platform's own endpoint."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import psycopg
+import pytest
 
+from cartwright.kit.db import Database
+from cartwright.payments.connector import (
+    AuthorizeRequest,
+    CaptureRequest,
+    OperationStatus,
+    ProviderStatus,
+    RefundRequest,
+    RetryableProviderError,
+    VoidRequest,
+)
+from cartwright.payments.connectors.sandbox.client import SandboxConnector
+from cartwright.sandbox_psp.inprocess import InProcessClient
+from cartwright.sandbox_psp.server import Sandbox
+from cartwright.sandbox_psp.settings import Faults, SandboxConfig
 from tests.conftest import Server
 from tests.factories import checkout, create_product, ready_cart
 
@@ -41,3 +59,40 @@ async def test_a_redirect_payment_is_completed_at_the_pages_the_api_serves(
         ).fetchone()
     assert row is not None and row[0] == "captured" and row[1] == row[2]
     assert told is not None and told[0] == 1
+
+
+async def test_the_connector_calls_the_embedded_app_in_process(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'books.db'}")
+    await db.connect()
+    sandbox = Sandbox(db, SandboxConfig(api_key="k", faults=Faults(slow_response_s=0.5)))
+    await sandbox.start(None)
+    connector = SandboxConnector(
+        InProcessClient(sandbox.app, {"Authorization": "Bearer k"}), webhook_secret="s"
+    )
+    try:
+        payment_id = "pay_" + uuid.uuid4().hex
+        authorized = await connector.authorize(
+            AuthorizeRequest(payment_id, 900, "EUR", "tok_visa", False)
+        )
+        assert authorized.status is ProviderStatus.AUTHORIZED
+        assert (await connector.retrieve(payment_id)).reference == authorized.reference
+        capture = CaptureRequest(payment_id, None, "cap_1", 900, "EUR", True)
+        assert (await connector.capture(capture)).status is OperationStatus.SUCCEEDED
+        refund = RefundRequest(payment_id, None, "rfd_1", 901, "EUR")
+        assert (await connector.refund(refund)).failure_code == "amount_too_large"
+        with pytest.raises(RetryableProviderError):
+            await connector.authorize(
+                AuthorizeRequest("pay_" + uuid.uuid4().hex, 1, "EUR", "tok_processing_error")
+            )
+        # The gateway's timeout cuts a late answer short; the payment was made.
+        late = AuthorizeRequest("pay_" + uuid.uuid4().hex, 1, "EUR", "tok_timeout")
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.1):
+                await connector.authorize(late)
+        assert (await connector.retrieve(late.payment_id)).status is ProviderStatus.CAPTURED
+        unseen = VoidRequest("pay_" + uuid.uuid4().hex, None)
+        assert (await connector.void(unseen)).status is ProviderStatus.VOIDED
+    finally:
+        await connector.aclose()
+        await sandbox.stop()
+        await db.close()

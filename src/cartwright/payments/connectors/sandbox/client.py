@@ -1,6 +1,6 @@
-"""Connector for the sandbox provider: its HTTP API (docs/sandbox-psp.md) through one
-kept-alive `httpx.AsyncClient`, whether the sandbox is a server of its own or the app
-embedded in the platform's process.
+"""Connector for the sandbox provider: its HTTP API (docs/sandbox-psp.md), through one
+kept-alive `httpx.AsyncClient` to its server, or through a client of the same shape that
+calls the app embedded in the platform's process (`Wire`).
 
 Errors: a refused connection, a 5xx or a 429 raise `RetryableProviderError` (the sandbox
 did nothing); a timeout once the request is sent raises `TimeoutError` (it may have acted:
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -36,6 +36,31 @@ from cartwright.payments.connectors.sandbox.mapping import to_operation, to_refu
 _REFUSALS = (404, 409)
 
 
+class Answer(Protocol):
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def text(self) -> str: ...
+
+
+class Wire(Protocol):
+    """What the connector needs of an HTTP client (`httpx.AsyncClient` has it)."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Answer: ...
+
+    async def aclose(self) -> None: ...
+
+
 class SandboxRequestError(Exception):
     """The sandbox refused a request as malformed or unauthorized (a 4xx): not retryable."""
 
@@ -44,7 +69,7 @@ class SandboxConnector:
     name = "sandbox"
     webhook_ack = b'{"received":true}'
 
-    def __init__(self, client: httpx.AsyncClient, *, webhook_secret: str) -> None:
+    def __init__(self, client: Wire, *, webhook_secret: str) -> None:
         self._client = client
         self._webhook_secret = webhook_secret
 
@@ -128,7 +153,7 @@ class SandboxConnector:
         *,
         key: str | None = None,
         params: dict[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         headers = {"Content-Type": "application/json"}
         if key is not None:
             headers["Idempotency-Key"] = key
@@ -152,14 +177,14 @@ class SandboxConnector:
         return answer
 
 
-def _ok(answer: httpx.Response) -> dict[str, Any]:
+def _ok(answer: Answer) -> dict[str, Any]:
     if answer.status_code >= 400:
         raise SandboxRequestError(f"sandbox answered {answer.status_code}: {answer.text[:200]}")
     body: dict[str, Any] = orjson.loads(answer.content)
     return body
 
 
-def _operation(answer: httpx.Response) -> OperationResult:
+def _operation(answer: Answer) -> OperationResult:
     if answer.status_code in _REFUSALS:
         return to_refusal(orjson.loads(answer.content))
     return to_operation(_ok(answer))
