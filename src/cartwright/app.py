@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await platform.start()
+        await platform.start(webhook_receiver=app)
         # Everything loaded so far lives as long as the process: keep the collector off it,
         # and let the young generation grow before collecting (requests allocate many
         # short-lived objects; reference counting frees nearly all of them anyway).
@@ -216,6 +216,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         ops_router,
     ):
         app.include_router(router)
+    if platform.sandbox is not None:
+        # The embedded sandbox provider's shopper pages (no key): a redirect method's.
+        app.mount("/sandbox-psp", platform.sandbox.pages)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

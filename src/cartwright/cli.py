@@ -1,4 +1,4 @@
-"""`cartwright migrate | serve | worker | create-key | audit verify`."""
+"""`cartwright migrate | serve | sandbox-psp | worker | create-key | audit verify`."""
 
 from __future__ import annotations
 
@@ -118,6 +118,80 @@ def _run_uvicorn(settings: Settings, host: str, port: int, workers: int) -> None
         # The client's address is worked out from CARTWRIGHT_TRUSTED_PROXIES
         # (web.request_context), never from headers uvicorn would believe by default.
         proxy_headers=False,
+    )
+
+
+@cli.command("sandbox-psp")
+def sandbox_psp(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    database_url: Annotated[
+        str, typer.Option(help="The sandbox's own database.")
+    ] = "sqlite:///sandbox-psp.db",
+    api_key: Annotated[str, typer.Option(help="The bearer key clients must send.")] = (
+        "sk_sandbox_test"
+    ),
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Where webhooks are posted (unset: not sent).")
+    ] = None,
+    webhook_secret: Annotated[str, typer.Option(help="Signs the webhooks.")] = (
+        "whsec_sandbox_test"
+    ),
+    public_url: Annotated[
+        str | None, typer.Option(help="Where shoppers reach this server (redirect pages).")
+    ] = None,
+    latency_ms: Annotated[int, typer.Option(help="Added to every answer.")] = 0,
+    error_rate: Annotated[float, typer.Option(help="Share of 503s, before acting.")] = 0.0,
+    timeout_rate: Annotated[
+        float, typer.Option(help="Share answered late (--slow-response-s), having acted.")
+    ] = 0.0,
+    slow_response_s: Annotated[
+        float, typer.Option(help="How late a tok_timeout or --timeout-rate answer comes.")
+    ] = 7.0,
+    webhook_duplicate_rate: Annotated[
+        float, typer.Option(help="Share of webhook events delivered twice.")
+    ] = 0.0,
+    webhook_reorder_rate: Annotated[
+        float, typer.Option(help="Share of webhook events held back (arrive out of order).")
+    ] = 0.0,
+    webhook_retry_s: Annotated[
+        float, typer.Option(help="First retry of a failed delivery (then doubled).")
+    ] = 1.0,
+) -> None:
+    """Run the sandbox payment provider as an HTTP server (docs/sandbox-psp.md)."""
+    import uvicorn
+
+    from cartwright.sandbox_psp.server import standalone_app
+    from cartwright.sandbox_psp.settings import Faults, InvalidSettings, SandboxConfig
+
+    try:
+        faults = Faults(
+            latency_ms=latency_ms,
+            error_rate=error_rate,
+            timeout_rate=timeout_rate,
+            slow_response_s=slow_response_s,
+            webhook_duplicate_rate=webhook_duplicate_rate,
+            webhook_reorder_rate=webhook_reorder_rate,
+        )
+    except InvalidSettings as exc:
+        raise typer.BadParameter(str(exc)) from None
+    config = SandboxConfig(
+        api_key=api_key,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        public_url=public_url or f"http://{host}:{port}",
+        webhook_retry_s=webhook_retry_s,
+        faults=faults,
+    )
+    uvicorn.run(
+        standalone_app(database_url, config),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level=get_settings().log_level,
+        timeout_graceful_shutdown=5,
     )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import structlog
 
 from cartwright.access.service import KeyAuthenticator
@@ -24,7 +26,9 @@ from cartwright.payments.connectors.stripe.client import StripeConnector
 from cartwright.payments.gateway import Gateway
 from cartwright.payments.routing import InvalidRoutes
 from cartwright.providers.service import builtin
-from cartwright.sandbox_psp.service import SandboxProvider
+from cartwright.sandbox_psp.inprocess import InProcessClient
+from cartwright.sandbox_psp.server import Sandbox
+from cartwright.sandbox_psp.settings import Faults, SandboxConfig
 
 log = structlog.get_logger("cartwright.platform")
 
@@ -63,6 +67,10 @@ class Platform:
     gateway: Gateway
     # The simulated provider's own connections (it stands for another company's servers).
     sandbox_db: Database
+    # The sandbox provider when it runs in this process (no CARTWRIGHT_SANDBOX_URL), and
+    # the connector to it, wherever it runs.
+    sandbox: Sandbox | None
+    sandbox_connector: SandboxConnector | None
     order_numbers: OrderNumbers
     secrets: SecretKeys
     # Verifies signed-in shoppers' tokens (refuses all when no JWKS is configured).
@@ -72,6 +80,8 @@ class Platform:
     publishable_rate: Rate
     secret_rate: Rate | None
     open_checkouts_rate: Rate
+    # Carries an embedded sandbox's webhooks into this process's app (set by `start`).
+    sandbox_webhook_client: httpx.AsyncClient | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
@@ -95,13 +105,13 @@ class Platform:
             durable_commits=False,
             name="sandbox",
         )
-        slow = settings.sandbox_slow_response_s
-        sandbox = SandboxProvider(
-            sandbox_db, slow_response_s=slow if slow is not None else settings.psp_timeout_s + 2
+        keys = secret_keys(settings)
+        sandbox, sandbox_connector = (
+            _sandbox(settings, sandbox_db, keys) if settings.sandbox_enabled else (None, None)
         )
         connectors: dict[str, PaymentConnector] = {}
-        if settings.sandbox_enabled:
-            connectors["sandbox"] = SandboxConnector(sandbox)
+        if sandbox_connector is not None:
+            connectors["sandbox"] = sandbox_connector
         if settings.stripe_api_key:
             connectors["stripe"] = StripeConnector.from_settings(settings)
         if settings.adyen_api_key:
@@ -124,8 +134,10 @@ class Platform:
             pricing=Pricing(PriceBook(settings.price_cache_ttl_s), builtin()),
             gateway=gateway,
             sandbox_db=sandbox_db,
+            sandbox=sandbox,
+            sandbox_connector=sandbox_connector,
             order_numbers=OrderNumbers(),
-            secrets=secret_keys(settings),
+            secrets=keys,
             customer_tokens=CustomerTokens.from_settings(settings),
             limiter=Limiter(storage_for(settings.redis_url)),
             publishable_rate=settings.publishable_rate(),
@@ -137,12 +149,65 @@ class Platform:
             ),
         )
 
-    async def start(self) -> None:
+    async def start(self, webhook_receiver: Callable[..., Awaitable[None]] | None = None) -> None:
+        """Connect; an embedded sandbox creates its books and, given the platform's own ASGI
+        app, delivers its webhooks into it (`POST /v1/webhooks/psp/sandbox`) in-process."""
         await self.db.connect()
         await self.sandbox_db.connect()
+        if self.sandbox is not None:
+            target = None
+            if webhook_receiver is not None:
+                client = httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=webhook_receiver),
+                    base_url="http://cartwright.internal",
+                )
+                target = (client, "/v1/webhooks/psp/sandbox")
+            self.sandbox_webhook_client = target[0] if target else None
+            await self.sandbox.start(target)
 
     async def stop(self) -> None:
+        if self.sandbox is not None:
+            await self.sandbox.stop()
+        if self.sandbox_webhook_client is not None:
+            await self.sandbox_webhook_client.aclose()
+        if self.sandbox_connector is not None:
+            await self.sandbox_connector.aclose()
         await self.keys.close()
         await self.customer_tokens.close()
         await self.sandbox_db.close()
         await self.db.close()
+
+
+def _sandbox(
+    settings: Settings, sandbox_db: Database, keys: SecretKeys
+) -> tuple[Sandbox | None, SandboxConnector]:
+    """The connector to the sandbox at CARTWRIGHT_SANDBOX_URL, or to one embedded here,
+    with its books in the platform's database (through its own pool) and reached through
+    its ASGI app in-process: the same HTTP API either way, without a socket."""
+    api_key = settings.sandbox_api_key
+    headers = {"Authorization": f"Bearer {api_key}"}
+    if settings.sandbox_url:
+        # Longer than the gateway's own timeout, which decides; this one ends the socket.
+        timeout = httpx.Timeout(
+            settings.psp_timeout_s + 1, connect=min(2.0, settings.psp_timeout_s)
+        )
+        client = httpx.AsyncClient(
+            base_url=settings.sandbox_url,
+            headers=headers,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+        )
+        secret = settings.sandbox_webhook_secret or SandboxConfig().webhook_secret
+        return None, SandboxConnector(client, webhook_secret=secret)
+    # Embedded, the webhooks never leave the process: a secret of the platform's own.
+    secret = settings.sandbox_webhook_secret or keys.derive("sandbox-webhooks", "sandbox")
+    slow = settings.sandbox_slow_response_s
+    config = SandboxConfig(
+        api_key=api_key,
+        webhook_secret=secret,
+        public_url=settings.sandbox_public_url.rstrip("/"),
+        faults=Faults(slow_response_s=slow if slow is not None else settings.psp_timeout_s + 2),
+    )
+    sandbox = Sandbox(sandbox_db, config)
+    # The gateway's timeout bounds each call; there is no socket to time out.
+    return sandbox, SandboxConnector(InProcessClient(sandbox.app, headers), webhook_secret=secret)

@@ -17,7 +17,8 @@ import psycopg
 import pytest
 
 from cartwright.kit.db import Database
-from cartwright.sandbox_psp.service import SandboxProvider
+from cartwright.sandbox_psp.books import Books, NewPayment
+from cartwright.sandbox_psp.settings import SandboxConfig
 from tests.conftest import ADMIN_KEY, Server, start_server, start_worker
 from tests.factories import checkout, create_product, events_about, ready_cart, stock_of
 
@@ -204,15 +205,15 @@ async def test_kill_9_under_load_loses_no_order_and_charges_nothing_twice(
         charged = {
             row[0]
             for row in conn.execute(
-                "SELECT p.order_id FROM sandbox_psp_payments s"
-                " JOIN payments p ON p.id = s.idempotency_key"
+                "SELECT p.order_id FROM sandbox_payments s"
+                " JOIN payments p ON p.id = s.merchant_reference"
                 " WHERE s.status IN ('captured', 'authorized') AND p.order_id = ANY(%s)",
                 ([o["id"] for o in orders] + ["-"],),
             )
         }
         ours = conn.execute(
-            "SELECT s.idempotency_key FROM sandbox_psp_payments s"
-            " JOIN payments p ON p.id = s.idempotency_key"
+            "SELECT s.merchant_reference FROM sandbox_payments s"
+            " JOIN payments p ON p.id = s.merchant_reference"
             " JOIN checkouts c ON c.payment_id = p.id"
             " WHERE c.cart_id = ANY(%s) AND s.status IN ('captured', 'authorized')",
             ([c["id"] for c in carts],),
@@ -242,7 +243,7 @@ async def test_a_lost_payment_the_provider_never_saw_is_voided_then_failed(
                 "SELECT id FROM payments WHERE order_id = %s", (order_id,)
             ).fetchone()[0]  # type: ignore[index]
             conn.execute(
-                "DELETE FROM sandbox_psp_payments WHERE idempotency_key = %s", (payment_id,)
+                "DELETE FROM sandbox_payments WHERE merchant_reference = %s", (payment_id,)
             )
 
         async def resolved() -> dict | None:  # type: ignore[type-arg]
@@ -261,12 +262,12 @@ async def test_a_lost_payment_the_provider_never_saw_is_voided_then_failed(
     provider_db = Database(pg_database, pool_size=1)
     await provider_db.connect()
     try:
-        late = await SandboxProvider(provider_db, slow_response_s=0).authorize(
-            idempotency_key=payment_id, token="tok_visa", amount=1, currency="EUR", capture=True
+        late, _ = await Books(provider_db, SandboxConfig()).create(
+            payment_id, "late", NewPayment(1, "EUR", "tok_visa", True, payment_id, None)
         )
     finally:
         await provider_db.close()
-    assert late["status"] == "canceled"
+    assert late["status"] == "voided"
 
 
 async def test_a_confirm_abandoned_by_a_dead_process_does_not_block_its_key(

@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     # In-process sandbox provider: how long a `tok_timeout` authorization takes to answer.
     # Default: longer than `psp_timeout_s`, so the platform sees a timeout.
     sandbox_slow_response_s: float | None = None
+    # The sandbox provider's server (`cartwright sandbox-psp`); unset: it runs in-process.
+    sandbox_url: str | None = None
+    sandbox_api_key: str = "sk_sandbox_test"
+    # Where shoppers reach the embedded sandbox's pages (redirect methods, 3-D Secure): the
+    # API serves them under `/sandbox-psp`.
+    sandbox_public_url: str = "http://127.0.0.1:8000/sandbox-psp"
+    # Checks the sandbox's webhooks. Unset: the server's default, or for the in-process
+    # sandbox a secret derived from `secret_key`.
+    sandbox_webhook_secret: str | None = None
     # Signed-in shoppers (OpenID Connect, customers/tokens.py). Without a JWKS URL every
     # `Cartwright-Customer-Token` is refused (401) and guest checkout works as before.
     customer_jwks_url: str | None = None
@@ -186,6 +195,10 @@ class Settings(BaseSettings):
             problems.append(
                 "CARTWRIGHT_PSP_BREAKER_THRESHOLD must not exceed CARTWRIGHT_PSP_BREAKER_WINDOW"
             )
+        if self.sandbox_url is not None:
+            url = urlsplit(self.sandbox_url)
+            if url.scheme not in ("https", "http") or not url.hostname:
+                problems.append("CARTWRIGHT_SANDBOX_URL is not an http(s) URL")
         try:
             parse_networks(self.trusted_proxies)
         except InvalidNetwork as exc:
