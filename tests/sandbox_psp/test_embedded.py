@@ -28,7 +28,7 @@ from cartwright.sandbox_psp.inprocess import InProcessClient
 from cartwright.sandbox_psp.server import Sandbox
 from cartwright.sandbox_psp.settings import Faults, SandboxConfig
 from tests.conftest import Server
-from tests.factories import checkout, create_product, ready_cart
+from tests.factories import checkout, create_product, events_about, ready_cart
 
 
 async def test_a_redirect_payment_is_completed_at_the_pages_the_api_serves(
@@ -59,6 +59,17 @@ async def test_a_redirect_payment_is_completed_at_the_pages_the_api_serves(
         ).fetchone()
     assert row is not None and row[0] == "captured" and row[1] == row[2]
     assert told is not None and told[0] == 1
+    # Nobody confirms: the provider's webhook alone places the order.
+    deadline = asyncio.get_running_loop().time() + 20
+    while (now := (await pg_admin.get(f"/v1/orders/{order['id']}")).json())[
+        "payment_status"
+    ] == "requires_action":
+        assert asyncio.get_running_loop().time() < deadline, "the webhook never arrived"
+        await asyncio.sleep(0.2)
+    assert now["payment_status"] == "captured", now
+    assert now["amount_captured"]["amount"] == order["totals"]["total"]["amount"]
+    types = [e["type"] for e in await events_about(pg_admin, order["id"])]
+    assert types.count("order.placed") == 1 and types.count("payment.captured") == 1
 
 
 async def test_the_connector_calls_the_embedded_app_in_process(tmp_path: Path) -> None:
