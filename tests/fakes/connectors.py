@@ -117,7 +117,12 @@ class FakeConnector:
     async def authorize(self, request: AuthorizeRequest) -> ProviderResult:
         return await self._payment(Operation.AUTHORIZE, request.idempotency_key)
 
-    async def confirm(self, payment_id: str, reference: str | None) -> ProviderResult:
+    async def confirm(
+        self,
+        payment_id: str,
+        reference: str | None,
+        details: Mapping[str, str] | None = None,
+    ) -> ProviderResult:
         return await self._payment(Operation.CONFIRM, payment_id)
 
     async def capture(self, request: CaptureRequest) -> OperationResult:

@@ -6,13 +6,13 @@ from starlette.responses import Response
 from cartwright.access.scopes import Scope
 from cartwright.cart.errors import CartChanging, CartClosed, CartNotReady
 from cartwright.checkout import notices, service
-from cartwright.checkout.schemas import CheckoutIn
+from cartwright.checkout.schemas import CheckoutIn, ConfirmIn
 from cartwright.inventory.errors import InsufficientStock
 from cartwright.kit.errors import ProviderUnavailable
 from cartwright.orders import service as orders
 from cartwright.orders.schemas import OrderOut, PlacedOrderOut
 from cartwright.payments.errors import PaymentDeclined, WebhookRejected
-from cartwright.web.body import json_body
+from cartwright.web.body import json_body, optional_json_body
 from cartwright.web.deps import Shopper, platform, shopper
 from cartwright.web.idempotent import (
     checked_claim,
@@ -99,36 +99,52 @@ async def checkout(
     return raw_json_response(service.with_order_token(p, answer), answer.status, headers)
 
 
-@router.post(
-    "/orders/{order_id}/payment/confirm",
-    tags=["orders"],
-    openapi_extra=storefront_operation(
-        ok={200: OrderOut},
-        params=[ORDER_TOKEN],
-        idempotency="optional",
-        problems=[ProviderUnavailable],
-    ),
-)
-async def confirm_payment(
-    request: Request, order_id: str, who: Shopper = Depends(shopper())
-) -> Response:
-    """The shopper passed 3-D Secure: the order's payment moves on. A publishable key
-    needs the order's `Cartwright-Order-Token` or the token of the customer it belongs to."""
+_any_key = shopper()
+
+
+async def order_confirmer(request: Request) -> Shopper:
+    """Who may confirm the order's payment, checked before the body is read: a secret key
+    with `orders:write`, or a storefront with the order's token or its customer's."""
+    who = await _any_key(request)
     if who.principal.is_publishable:
         p = platform(request)
         async with p.db.connection() as conn:
             await orders.require_token_access(
                 conn,
                 p.secrets,
-                order_id,
+                request.path_params["order_id"],
                 request.headers.get(orders.ORDER_TOKEN_HEADER),
                 who.customer_id,
             )
     else:
         who.principal.require(Scope.ORDERS_WRITE)
+    return who
+
+
+@router.post(
+    "/orders/{order_id}/payment/confirm",
+    tags=["orders"],
+    openapi_extra=storefront_operation(
+        ok={200: OrderOut},
+        params=[ORDER_TOKEN],
+        body=ConfirmIn,
+        body_required=False,
+        idempotency="optional",
+        problems=[ProviderUnavailable],
+    ),
+)
+async def confirm_payment(
+    request: Request,
+    order_id: str,
+    _: Shopper = Depends(order_confirmer),
+    data: ConfirmIn = Depends(optional_json_body(ConfirmIn)),
+) -> Response:
+    """The shopper passed 3-D Secure or came back from a redirect: the order's payment
+    moves on. A publishable key needs the order's `Cartwright-Order-Token` or the token of
+    the customer it belongs to."""
 
     async def confirm() -> tuple[int, object]:
-        return 200, await service.confirm_payment(platform(request), order_id)
+        return 200, await service.confirm_payment(platform(request), order_id, data.details)
 
     return await run_idempotent_steps(request, confirm)
 

@@ -15,6 +15,7 @@ checkout to `canceling` (guarded), and only it resolves a checkout in that state
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -256,14 +257,18 @@ async def saga_for_order(conn: Conn, order_id: str) -> tuple[Row, Saga]:
     return row, Saga.from_row(row, payment)
 
 
-async def confirm_payment(p: Platform, order_id: str) -> dict[str, Any]:
+async def confirm_payment(
+    p: Platform, order_id: str, details: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The shopper passed 3-D Secure or came back from a redirect: ask the provider and
     move the order on (a checkout being canceled is left to the worker)."""
     async with p.db.connection() as conn:
         row, saga = await saga_for_order(conn, order_id)
     if row["status"] == CheckoutStatus.AWAITING_PAYMENT:
         payment = saga.payment
-        result = await p.gateway.confirm(payment.provider, payment.id, payment.provider_reference)
+        result = await p.gateway.confirm(
+            payment.provider, payment.id, payment.provider_reference, details
+        )
         with contextlib.suppress(GuardFailed):  # resolved meanwhile by another process
             async with p.db.transaction() as conn:
                 view = await resolve(conn, saga, result)

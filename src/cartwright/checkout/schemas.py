@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from cartwright.kit.cards import is_card_number
 
@@ -26,3 +26,19 @@ class PaymentIn(BaseModel):
 
 class CheckoutIn(BaseModel):
     payment: PaymentIn
+
+
+class ConfirmIn(BaseModel):
+    """What the shopper's return from the provider's page brought back, for providers that
+    need it (Adyen: `{"redirectResult": "..."}`); the sandbox and Stripe need nothing."""
+
+    details: (
+        Annotated[
+            dict[
+                Annotated[str, StringConstraints(min_length=1, max_length=100)],
+                Annotated[str, StringConstraints(max_length=20_000)],
+            ],
+            Field(max_length=10),
+        ]
+        | None
+    ) = None

@@ -195,8 +195,12 @@ class PaymentConnector(Protocol):
 
     async def authorize(self, request: AuthorizeRequest) -> ProviderResult: ...
 
-    async def confirm(self, payment_id: str, reference: str | None) -> ProviderResult:
-        """The shopper came back from the provider's challenge or redirect: how is it now?"""
+    async def confirm(
+        self, payment_id: str, reference: str | None, details: Mapping[str, str] | None = None
+    ) -> ProviderResult:
+        """The shopper came back from the provider's challenge or redirect: how is it now?
+        `details`: what the redirect brought back, for providers that need it (Adyen's
+        `redirectResult`); others ignore it."""
         ...
 
     async def capture(self, request: CaptureRequest) -> OperationResult: ...

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
@@ -131,11 +131,18 @@ class Gateway:
         )
 
     async def confirm(
-        self, provider: str, payment_id: str, reference: str | None
+        self,
+        provider: str,
+        payment_id: str,
+        reference: str | None,
+        details: Mapping[str, str] | None = None,
     ) -> ProviderResult:
         connector = self._connectors[provider]
         return await self._call(
-            provider, "confirm", lambda: connector.confirm(payment_id, reference), TIMED_OUT
+            provider,
+            "confirm",
+            lambda: connector.confirm(payment_id, reference, details),
+            TIMED_OUT,
         )
 
     async def retrieve(self, provider: str, payment_id: str) -> ProviderResult:

@@ -89,7 +89,12 @@ class SandboxConnector:
         answer = await self._send("POST", "/v1/payments", body, key=request.idempotency_key)
         return to_result(_ok(answer))
 
-    async def confirm(self, payment_id: str, reference: str | None) -> ProviderResult:
+    async def confirm(
+        self,
+        payment_id: str,
+        reference: str | None,
+        details: Mapping[str, str] | None = None,
+    ) -> ProviderResult:
         reference = reference or await self._reference(payment_id)
         if reference is None:
             return ProviderResult(ProviderStatus.NOT_FOUND)

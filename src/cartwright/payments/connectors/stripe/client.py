@@ -121,7 +121,12 @@ class StripeConnector:
             return mapping.payment_result(answer.body)
         return self._declined(answer)
 
-    async def confirm(self, payment_id: str, reference: str | None) -> ProviderResult:
+    async def confirm(
+        self,
+        payment_id: str,
+        reference: str | None,
+        details: Mapping[str, str] | None = None,
+    ) -> ProviderResult:
         """Stripe applies the shopper's 3-D Secure or redirect itself: read the intent."""
         if reference is None:
             return await self.retrieve(payment_id)
