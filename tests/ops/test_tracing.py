@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -312,3 +313,28 @@ def test_the_seam_is_inert_when_tracing_is_off() -> None:
         span.set_attribute("a", "b")
     assert telemetry.traceparent() is None and telemetry.ids() is None
     assert telemetry.inject({}) == {}
+
+
+def test_an_unsampled_trace_records_no_child_spans(
+    in_process_tracing: InMemorySpanExporter,
+) -> None:
+    """Children of a span the sampler dropped are skipped outright (the samplers are
+    parent-based): an unsampled request pays for no span objects and no scrubbing."""
+    unsampled = trace.NonRecordingSpan(
+        trace.SpanContext(
+            trace_id=0x1234, span_id=0x5678, is_remote=True, trace_flags=trace.TraceFlags(0)
+        )
+    )
+    with trace.use_span(unsampled):
+        assert not telemetry.recording()
+        assert telemetry.span("checkout.read", {"email": "ada@example.com"}) is telemetry.NO_SPAN
+    # A root, or a child of a sampled span, is recorded as before.
+    assert telemetry.recording()
+    with telemetry.span("root"):
+        assert telemetry.recording()
+        with telemetry.span("child"):
+            pass
+    provider = tracing.provider()
+    assert provider is not None
+    provider.force_flush()
+    assert sorted(s.name for s in in_process_tracing.get_finished_spans()) == ["child", "root"]

@@ -184,7 +184,7 @@ class PgConn:
 def _batch_attributes(dialect: Dialect, statements: Sequence[Stmt]) -> dict[str, str | int] | None:
     """What a batch's span says: the database, how many statements, and their verbs and
     tables (the SQL text up to its first parameter or value list, never a value)."""
-    if not telemetry.enabled():
+    if not telemetry.recording():
         return None
     return {
         "db.system": "postgresql" if dialect is Dialect.POSTGRES else "sqlite",

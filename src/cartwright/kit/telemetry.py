@@ -77,6 +77,17 @@ def enabled() -> bool:
     return _tracer is not None
 
 
+def recording() -> bool:
+    """Whether a span started here would be recorded: tracing is on, and the current
+    span (if any) is sampled. The samplers are parent-based, so a child of an unsampled
+    span never is: skipping it outright spares an unsampled request the span objects and
+    the scrubbing of their attributes."""
+    if _tracer is None:
+        return False
+    current = trace.get_current_span()
+    return current.is_recording() or not current.get_span_context().is_valid
+
+
 def attribute_value(value: AttributeValue) -> AttributeValue:
     """`value`, unless it looks like a secret, a token, an email or a card number."""
     if isinstance(value, str) and (
@@ -96,7 +107,7 @@ def span(
     W3C traceparent (from `traceparent()`) the span is linked to: the recovery worker
     links its run to the checkout it finishes."""
     tracer = _tracer
-    if tracer is None:
+    if tracer is None or not recording():
         return NO_SPAN
     safe = {k: attribute_value(v) for k, v in attributes.items()} if attributes else None
     links = None
