@@ -324,3 +324,50 @@ async def test_an_abandoned_3ds_challenge_expires_and_gives_the_stock_back(
             assert late.json()["status"] == "canceled"
     finally:
         server.stop()
+
+
+async def test_a_cancel_in_flight_excludes_a_confirm(own_pg_database: str, logs: Path) -> None:
+    """Once the worker has claimed an awaited checkout for canceling, a confirm cannot
+    place its order (the void could otherwise take the money of a placed order); the
+    worker then resolves it with what the void answered."""
+    server = start_server(own_pg_database, logs / "cancel.log")
+    try:
+        async with client_for(server) as client:
+            sku = (await create_product(client, stock=1))["variants"][0]["sku"]
+            cart = await ready_cart(client, [(sku, 1)])
+            challenged = await checkout(client, cart["id"], token="tok_3ds_required")
+            assert challenged.status_code == 202
+            order_id = challenged.json()["id"]
+            with psycopg.connect(own_pg_database, autocommit=True) as conn:
+                # What the worker's claim does, held while its void is on the way.
+                conn.execute(
+                    "UPDATE checkouts SET status = 'canceling',"
+                    " next_check_at = now() + interval '1 hour' WHERE order_id = %s",
+                    (order_id,),
+                )
+            confirmed = await client.post(f"/v1/orders/{order_id}/payment/confirm")
+            assert confirmed.status_code == 200
+            assert confirmed.json()["payment_status"] == "requires_action"  # not placed
+            with psycopg.connect(own_pg_database, autocommit=True) as conn:
+                conn.execute(
+                    "UPDATE checkouts SET next_check_at = now() WHERE order_id = %s", (order_id,)
+                )
+
+            async def settled() -> dict | None:  # type: ignore[type-arg]
+                order = (await client.get(f"/v1/orders/{order_id}")).json()
+                return order if order["status"] == "canceled" else None
+
+            order = await wait_for(settled)
+            assert order["payment_status"] == "failed"
+            assert (await stock_of(client, sku))["reserved"] == 0
+            types = [e["type"] for e in await events_about(client, order_id)]
+            assert "order.placed" not in types and types.count("order.canceled") == 1
+        with psycopg.connect(own_pg_database) as conn:
+            row = conn.execute(
+                "SELECT s.status, s.amount_captured FROM sandbox_payments s"
+                " JOIN payments p ON p.id = s.merchant_reference WHERE p.order_id = %s",
+                (order_id,),
+            ).fetchone()
+        assert row is not None and row[0] == "voided" and row[1] == 0  # nothing charged
+    finally:
+        server.stop()
