@@ -371,3 +371,65 @@ async def test_a_cancel_in_flight_excludes_a_confirm(own_pg_database: str, logs:
         assert row is not None and row[0] == "voided" and row[1] == 0  # nothing charged
     finally:
         server.stop()
+
+
+async def test_money_taken_for_an_order_that_cannot_be_written_is_given_back(
+    own_pg_database: str, logs: Path
+) -> None:
+    """The provider captured, then the order keeps failing to be written: after
+    CARTWRIGHT_COMPENSATE_AFTER_S the worker fails the checkout and refunds the payment."""
+    sku, cart_id, key = await _crash_during_checkout(
+        own_pg_database, logs, "checkout.after_authorize"
+    )
+    with psycopg.connect(own_pg_database, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT order_id, payment_id FROM checkouts WHERE cart_id = %s", (cart_id,)
+        ).fetchone()
+        assert row is not None
+        order_id, payment_id = row
+        # Something makes the order impossible to write (here: a trigger refusing it).
+        conn.execute(
+            "CREATE FUNCTION cw_refuse_order() RETURNS trigger LANGUAGE plpgsql AS $$"
+            f" BEGIN IF NEW.id = '{order_id}' THEN RAISE EXCEPTION 'refused by the test';"
+            " END IF; RETURN NEW; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER cw_refuse BEFORE INSERT ON orders"
+            " FOR EACH ROW EXECUTE FUNCTION cw_refuse_order()"
+        )
+    server = start_server(
+        own_pg_database, logs / "compensate.log", extra_env={"CARTWRIGHT_COMPENSATE_AFTER_S": "0"}
+    )
+    try:
+        async with client_for(server) as client:
+
+            async def reopened() -> dict | None:  # type: ignore[type-arg]
+                cart = (await client.get(f"/v1/carts/{cart_id}")).json()
+                return cart if cart["status"] == "open" else None
+
+            await wait_for(reopened)
+            assert (await stock_of(client, sku))["reserved"] == 0
+            replay = await checkout(client, cart_id, key=key)
+            assert replay.status_code == 503 and replay.json()["code"] == "service_unavailable"
+            assert (await client.get(f"/v1/orders/{order_id}")).status_code == 404
+
+            async def refunded() -> list[str] | None:
+                types = [e["type"] for e in await events_about(client, order_id)]
+                return types if "payment.refunded" in types else None
+
+            types = await wait_for(refunded)
+            assert types.count("payment.compensated") == 1 and "order.placed" not in types
+        with psycopg.connect(own_pg_database) as conn:
+            books = conn.execute(
+                "SELECT amount_captured, amount_refunded FROM sandbox_payments"
+                " WHERE merchant_reference = %s",
+                (payment_id,),
+            ).fetchone()
+            ours = conn.execute(
+                "SELECT status, amount_captured, amount_refunded FROM payments WHERE id = %s",
+                (payment_id,),
+            ).fetchone()
+        assert books is not None and books[0] > 0 and books[1] == books[0]  # all given back
+        assert ours is not None and ours[0] == "refunded" and ours[1] == ours[2] == books[0]
+    finally:
+        server.stop()
