@@ -282,6 +282,24 @@ async def test_three_d_secure_is_paid_when_the_shopper_confirms(
     assert theirs is not None and theirs["amount_captured"] == total(order)
 
 
+async def test_confirms_racing_the_providers_webhook_place_the_order_once(
+    world: World, admin: httpx.AsyncClient
+) -> None:
+    _, cart_id = await new_cart(admin)
+    order = (await checkout(admin, cart_id, token="tok_3ds_required")).json()
+    # The first confirm at the provider also sends its webhook: all race to place the order.
+    confirms = await asyncio.gather(
+        *(admin.post(f"/v1/orders/{order['id']}/payment/confirm") for _ in range(4))
+    )
+    assert [c.status_code for c in confirms] == [200] * 4, [c.text for c in confirms]
+    assert {c.json()["payment_status"] for c in confirms} == {"captured"}
+    types = [e["type"] for e in await events_about(admin, order["id"])]
+    assert types.count("order.placed") == 1 and types.count("payment.captured") == 1
+    [ours] = our_payments(world, order["id"])
+    theirs = their_payment(world, ours)
+    assert theirs is not None and theirs["amount_captured"] == total(order)
+
+
 async def test_a_processing_error_answers_503_and_charges_nothing(
     world: World, admin: httpx.AsyncClient
 ) -> None:
@@ -503,6 +521,7 @@ async def test_manual_capture_partial_then_rest_then_refunds_agree_with_the_prov
                 assert done.status_code in (200, 201), done.text
                 now = (await admin.get(f"/v1/orders/{oid}")).json()
                 assert now["payment_status"] == status
+            await _raced_captures_and_refunds(admin)
     finally:
         manual.stop()
     [ours] = our_payments(world, oid)
@@ -522,17 +541,53 @@ async def test_manual_capture_partial_then_rest_then_refunds_agree_with_the_prov
     ]
 
 
+async def _raced_captures_and_refunds(admin: httpx.AsyncClient) -> None:
+    """Three captures of half, then three refunds of half, each three at once: two of each
+    succeed, the third is refused, on our side and at the provider (the last test)."""
+    _, cart_id = await new_cart(admin)
+    order = (await checkout(admin, cart_id)).json()
+    half = total(order) // 2
+
+    async def each(route: str, body: dict[str, Any]) -> list[int]:
+        answers = await asyncio.gather(
+            *(
+                admin.post(
+                    f"/v1/orders/{order['id']}/{route}",
+                    json=body,
+                    headers={"Idempotency-Key": uuid.uuid4().hex},
+                )
+                for _ in range(3)
+            )
+        )
+        return sorted(a.status_code for a in answers)
+
+    assert await each("capture", {"amount": half}) == [200, 200, 409]
+    now = (await admin.get(f"/v1/orders/{order['id']}")).json()
+    assert now["amount_captured"]["amount"] == 2 * half
+    if now["payment_status"] == "partially_captured":  # an odd total: release the unit left
+        closed = await admin.post(
+            f"/v1/orders/{order['id']}/payment/void",
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert closed.status_code == 200, closed.text
+    refunds = await each("refunds", {"amount": half})
+    assert refunds[:2] == [201, 201] and refunds[2] == 409, refunds
+    now = (await admin.get(f"/v1/orders/{order['id']}")).json()
+    assert (now["payment_status"], now["amount_refunded"]["amount"]) == ("refunded", 2 * half)
+
+
 # -- a crash between the provider call and the commit ---------------------------------
 
 
-async def test_a_server_killed_after_the_charge_is_finished_by_another_servers_worker(
-    world: World, admin: httpx.AsyncClient
+@pytest.mark.parametrize("failpoint", ["checkout.after_authorize", "checkout.before_authorize"])
+async def test_a_server_killed_around_the_provider_call_is_finished_by_another_servers_worker(
+    world: World, admin: httpx.AsyncClient, failpoint: str
 ) -> None:
     doomed = start_server(
         world.database_url,
         world.logs / "doomed.log",
         no_worker=True,
-        extra_env={**world.env, "CARTWRIGHT_FAILPOINTS": "checkout.after_authorize=crash"},
+        extra_env={**world.env, "CARTWRIGHT_FAILPOINTS": f"{failpoint}=crash"},
     )
     try:
         async with admin_of(doomed) as client:
@@ -543,19 +598,31 @@ async def test_a_server_killed_after_the_charge_is_finished_by_another_servers_w
         assert doomed.process.wait(timeout=10) == 137
     finally:
         doomed.kill()
+    with psycopg.connect(world.database_url, row_factory=dict_row) as conn:
+        [ours] = conn.execute(
+            "SELECT p.* FROM payments p JOIN checkouts c ON c.payment_id = p.id"
+            " WHERE c.cart_id = %s",
+            (cart_id,),
+        ).fetchall()
 
-    async def completed() -> dict[str, Any] | None:
+    async def resolved() -> dict[str, Any] | None:
         cart: dict[str, Any] = (await admin.get(f"/v1/carts/{cart_id}")).json()
-        return cart if cart["status"] == "completed" else None
+        return cart if cart["status"] in ("completed", "open") else None
 
-    cart = await eventually(completed, "recovery placed the order")
-    order = (await admin.get(f"/v1/orders/{cart['order_id']}")).json()
-    assert order["payment_status"] == "captured"
-    [ours] = our_payments(world, order["id"])
-    theirs = their_payment(world, ours)
-    assert theirs is not None and theirs["amount_captured"] == total(order)
+    cart = await eventually(resolved, "recovery finished the checkout")
     replay = await checkout(admin, cart_id, key=key)
-    assert (replay.status_code, replay.json()["id"]) == (201, order["id"])
+    theirs = their_payment(world, ours)
+    assert theirs is not None
+    if failpoint == "checkout.after_authorize":  # charged: the order is placed, once
+        assert cart["status"] == "completed"
+        order = (await admin.get(f"/v1/orders/{cart['order_id']}")).json()
+        assert order["payment_status"] == "captured"
+        assert theirs["amount_captured"] == total(order)
+        assert (replay.status_code, replay.json()["id"]) == (201, order["id"])
+    else:  # never asked: canceled at the provider first (a tombstone), the cart reopened
+        assert cart["status"] == "open"
+        assert (theirs["status"], theirs["amount_captured"]) == ("voided", 0)
+        assert (replay.status_code, replay.json()["code"]) == (503, "provider_unavailable")
 
 
 # -- an outage mid-load -----------------------------------------------------------------
@@ -609,6 +676,33 @@ async def test_an_outage_mid_load_fails_over_and_charges_nothing_it_refuses(
         return True if provider == "sandbox" else None
 
     await eventually(paid_through_the_first, "the breaker closed", timeout_s=COOLDOWN_S + 10)
+
+
+async def test_late_answers_mid_load_are_found_by_the_worker_and_charged_once(
+    world: World, admin: httpx.AsyncClient
+) -> None:
+    """The first provider acts on every payment but answers after the platform gave up."""
+    sku = (await create_product(admin, stock=100))["variants"][0]["sku"]
+    carts = [(await ready_cart(admin, [(sku, 1)]))["id"] for _ in range(8)]
+    async with world.sandboxes["sandbox"].client() as control:
+        before = (await control.get("/_sandbox/settings")).json()
+        assert (await control.put("/_sandbox/settings", json={"timeout_rate": 1.0})).is_success
+        try:
+            answers = await asyncio.gather(*(checkout(admin, c) for c in carts))
+        finally:
+            assert (await control.put("/_sandbox/settings", json=before)).is_success
+    orders = [a.json() for a in answers]
+    assert {a.status_code for a in answers} <= {201, 202}, [a.text for a in answers]
+    for order in orders:
+        done = await order_when(
+            admin, order["id"], lambda o: o["payment_status"] != "pending", "recovered"
+        )
+        assert (done["status"], done["payment_status"]) == ("open", "captured")
+        [ours] = our_payments(world, order["id"])
+        theirs = their_payment(world, ours)
+        assert theirs is not None and theirs["amount_captured"] == total(order)
+        types = [e["type"] for e in await events_about(admin, order["id"])]
+        assert types.count("order.placed") == 1
 
 
 # -- the providers' books ---------------------------------------------------------------
