@@ -369,10 +369,13 @@ async def test_a_redirect_payment_is_paid_by_the_providers_webhook_alone(
     assert types.count("order.placed") == 1 and types.count("payment.captured") == 1
 
 
+@pytest.mark.parametrize(
+    ("token", "outcome"), [("tok_redirect_fail", "succeed"), ("tok_redirect", "fail")]
+)
 async def test_a_refused_redirect_cancels_the_order_by_webhook(
-    world: World, admin: httpx.AsyncClient
+    world: World, admin: httpx.AsyncClient, token: str, outcome: str
 ) -> None:
-    order = await _redirect_checkout(admin, "tok_redirect_fail", "succeed")
+    order = await _redirect_checkout(admin, token, outcome)
     canceled = await order_when(
         admin, order["id"], lambda o: o["payment_status"] != "requires_action", "the webhook"
     )
@@ -579,9 +582,17 @@ async def _raced_captures_and_refunds(admin: httpx.AsyncClient) -> None:
 # -- a crash between the provider call and the commit ---------------------------------
 
 
-@pytest.mark.parametrize("failpoint", ["checkout.after_authorize", "checkout.before_authorize"])
+@pytest.mark.parametrize(
+    ("failpoint", "token"),
+    [
+        ("checkout.after_authorize", "tok_visa"),
+        # The shopper completes the redirect while the checkout is orphaned.
+        ("checkout.after_authorize", "tok_redirect"),
+        ("checkout.before_authorize", "tok_visa"),
+    ],
+)
 async def test_a_server_killed_around_the_provider_call_is_finished_by_another_servers_worker(
-    world: World, admin: httpx.AsyncClient, failpoint: str
+    world: World, admin: httpx.AsyncClient, failpoint: str, token: str
 ) -> None:
     doomed = start_server(
         world.database_url,
@@ -594,7 +605,7 @@ async def test_a_server_killed_around_the_provider_call_is_finished_by_another_s
             _, cart_id = await new_cart(client)
             key = uuid.uuid4().hex
             with pytest.raises(httpx.TransportError):  # it died mid-request
-                await checkout(client, cart_id, key=key)
+                await checkout(client, cart_id, key=key, token=token)
         assert doomed.process.wait(timeout=10) == 137
     finally:
         doomed.kill()
@@ -604,21 +615,31 @@ async def test_a_server_killed_around_the_provider_call_is_finished_by_another_s
             " WHERE c.cart_id = %s",
             (cart_id,),
         ).fetchall()
+    if token == "tok_redirect":
+        sandbox = world.sandboxes[ours["provider"]]
+        pending = sandbox.payment(ours["id"])
+        assert pending is not None and pending["status"] == "requires_action"
+        async with httpx.AsyncClient() as shopper:
+            page = f"{sandbox.base_url}/redirect/{pending['id']}"
+            assert (await shopper.post(page, data={"outcome": "succeed"})).status_code < 400
 
     async def resolved() -> dict[str, Any] | None:
         cart: dict[str, Any] = (await admin.get(f"/v1/carts/{cart_id}")).json()
         return cart if cart["status"] in ("completed", "open") else None
 
     cart = await eventually(resolved, "recovery finished the checkout")
-    replay = await checkout(admin, cart_id, key=key)
+    replay = await checkout(admin, cart_id, key=key, token=token)
     theirs = their_payment(world, ours)
     assert theirs is not None
     if failpoint == "checkout.after_authorize":  # charged: the order is placed, once
         assert cart["status"] == "completed"
-        order = (await admin.get(f"/v1/orders/{cart['order_id']}")).json()
-        assert order["payment_status"] == "captured"
+        order = await order_when(
+            admin, cart["order_id"], lambda o: o["payment_status"] == "captured", "paid"
+        )
         assert theirs["amount_captured"] == total(order)
-        assert (replay.status_code, replay.json()["id"]) == (201, order["id"])
+        assert replay.json()["id"] == order["id"], replay.text
+        types = [e["type"] for e in await events_about(admin, order["id"])]
+        assert types.count("order.placed") == 1
     else:  # never asked: canceled at the provider first (a tombstone), the cart reopened
         assert cart["status"] == "open"
         assert (theirs["status"], theirs["amount_captured"]) == ("voided", 0)
