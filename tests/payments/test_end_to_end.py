@@ -50,7 +50,7 @@ T = TypeVar("T")
 API_KEY = "sk_sandbox_" + uuid.uuid4().hex[:12]
 SLOW_RESPONSE_S = 1.5  # above the servers' CARTWRIGHT_PSP_TIMEOUT_S (1 s)
 PROVIDERS = ("sandbox", "sandbox_failover")
-COOLDOWN_S = 3
+COOLDOWN_S = 4
 
 
 @dataclass
@@ -664,6 +664,9 @@ async def test_an_outage_mid_load_fails_over_and_charges_nothing_it_refuses(
             for wave in range(4):
                 batch = carts[4 + wave * 5 : 9 + wave * 5]
                 answers += await asyncio.gather(*(checkout(admin, c) for c in batch))
+            # A redirect goes to the failover too, and is paid by its webhook, checked with
+            # the failover's own secret.
+            redirected = await _redirect_checkout(admin, "tok_redirect", "succeed")
         finally:
             ended = await control.put("/_sandbox/settings", json=before)
             assert ended.status_code == 200, ended.text
@@ -675,6 +678,10 @@ async def test_an_outage_mid_load_fails_over_and_charges_nothing_it_refuses(
     placed = [a.json() for a in answers if a.status_code == 201]
     assert [our_payments(world, o["id"])[0]["provider"] for o in placed] == (
         ["sandbox"] * 4 + ["sandbox_failover"] * (len(placed) - 4)
+    )
+    assert our_payments(world, redirected["id"])[0]["provider"] == "sandbox_failover"
+    await order_when(
+        admin, redirected["id"], lambda o: o["payment_status"] == "captured", "its webhook"
     )
     for refused in (a for a in answers if a.status_code == 503):
         assert refused.json()["code"] == "provider_unavailable"
