@@ -133,8 +133,10 @@ def start_server(
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
     no_worker: bool = False,
+    port: int | None = None,
 ) -> Server:
-    port = free_port()
+    """`port`: one chosen beforehand (`free_port`), for peers that must know it first."""
+    port = port or free_port()
     env = {**os.environ, **SERVER_ENV, "CARTWRIGHT_DATABASE_URL": database_url, **(extra_env or {})}
     args = [
         sys.executable,

@@ -32,6 +32,9 @@ from cartwright.sandbox_psp.settings import Faults, SandboxConfig
 
 log = structlog.get_logger("cartwright.platform")
 
+# The provider name of the second sandbox server (CARTWRIGHT_SANDBOX_FAILOVER_URL).
+FAILOVER = "sandbox_failover"
+
 
 class ConfigurationError(Exception):
     """The settings must not be served with (production checks)."""
@@ -82,6 +85,8 @@ class Platform:
     open_checkouts_rate: Rate
     # Carries an embedded sandbox's webhooks into this process's app (set by `start`).
     sandbox_webhook_client: httpx.AsyncClient | None = None
+    # The second sandbox server, `sandbox_failover` (CARTWRIGHT_SANDBOX_FAILOVER_URL).
+    sandbox_failover_connector: SandboxConnector | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
@@ -109,9 +114,20 @@ class Platform:
         sandbox, sandbox_connector = (
             _sandbox(settings, sandbox_db, keys) if settings.sandbox_enabled else (None, None)
         )
+        failover = None
+        if settings.sandbox_enabled and settings.sandbox_failover_url:
+            failover = _sandbox_server(
+                settings,
+                FAILOVER,
+                settings.sandbox_failover_url,
+                settings.sandbox_failover_api_key,
+                settings.sandbox_failover_webhook_secret,
+            )
         connectors: dict[str, PaymentConnector] = {}
         if sandbox_connector is not None:
             connectors["sandbox"] = sandbox_connector
+        if failover is not None:
+            connectors[FAILOVER] = failover
         if settings.stripe_api_key:
             connectors["stripe"] = StripeConnector.from_settings(settings)
         if settings.adyen_api_key:
@@ -136,6 +152,7 @@ class Platform:
             sandbox_db=sandbox_db,
             sandbox=sandbox,
             sandbox_connector=sandbox_connector,
+            sandbox_failover_connector=failover,
             order_numbers=OrderNumbers(),
             secrets=keys,
             customer_tokens=CustomerTokens.from_settings(settings),
@@ -172,6 +189,8 @@ class Platform:
             await self.sandbox_webhook_client.aclose()
         if self.sandbox_connector is not None:
             await self.sandbox_connector.aclose()
+        if self.sandbox_failover_connector is not None:
+            await self.sandbox_failover_connector.aclose()
         await self.keys.close()
         await self.customer_tokens.close()
         await self.sandbox_db.close()
@@ -187,18 +206,10 @@ def _sandbox(
     api_key = settings.sandbox_api_key
     headers = {"Authorization": f"Bearer {api_key}"}
     if settings.sandbox_url:
-        # Longer than the gateway's own timeout, which decides; this one ends the socket.
-        timeout = httpx.Timeout(
-            settings.psp_timeout_s + 1, connect=min(2.0, settings.psp_timeout_s)
+        connector = _sandbox_server(
+            settings, "sandbox", settings.sandbox_url, api_key, settings.sandbox_webhook_secret
         )
-        client = httpx.AsyncClient(
-            base_url=settings.sandbox_url,
-            headers=headers,
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
-        )
-        secret = settings.sandbox_webhook_secret or SandboxConfig().webhook_secret
-        return None, SandboxConnector(client, webhook_secret=secret)
+        return None, connector
     # Embedded, the webhooks never leave the process: a secret of the platform's own.
     secret = settings.sandbox_webhook_secret or keys.derive("sandbox-webhooks", "sandbox")
     slow = settings.sandbox_slow_response_s
@@ -211,3 +222,19 @@ def _sandbox(
     sandbox = Sandbox(sandbox_db, config)
     # The gateway's timeout bounds each call; there is no socket to time out.
     return sandbox, SandboxConnector(InProcessClient(sandbox.app, headers), webhook_secret=secret)
+
+
+def _sandbox_server(
+    settings: Settings, name: str, url: str, api_key: str, webhook_secret: str | None
+) -> SandboxConnector:
+    """The connector, registered as `name`, to a `cartwright sandbox-psp` server at `url`."""
+    # Longer than the gateway's own timeout, which decides; this one ends the socket.
+    timeout = httpx.Timeout(settings.psp_timeout_s + 1, connect=min(2.0, settings.psp_timeout_s))
+    client = httpx.AsyncClient(
+        base_url=url,
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=timeout,
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+    )
+    secret = webhook_secret or SandboxConfig().webhook_secret
+    return SandboxConnector(client, webhook_secret=secret, name=name)

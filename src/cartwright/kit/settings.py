@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     # Checks the sandbox's webhooks. Unset: the server's default, or for the in-process
     # sandbox a secret derived from `secret_key`.
     sandbox_webhook_secret: str | None = None
+    # A second sandbox server, registered as the provider `sandbox_failover` (a route can
+    # then fail over between two real processes); its key and secret default as above.
+    sandbox_failover_url: str | None = None
+    sandbox_failover_api_key: str = "sk_sandbox_test"
+    sandbox_failover_webhook_secret: str | None = None
     # Signed-in shoppers (OpenID Connect, customers/tokens.py). Without a JWKS URL every
     # `Cartwright-Customer-Token` is refused (401) and guest checkout works as before.
     customer_jwks_url: str | None = None
@@ -195,10 +200,14 @@ class Settings(BaseSettings):
             problems.append(
                 "CARTWRIGHT_PSP_BREAKER_THRESHOLD must not exceed CARTWRIGHT_PSP_BREAKER_WINDOW"
             )
-        if self.sandbox_url is not None:
-            url = urlsplit(self.sandbox_url)
-            if url.scheme not in ("https", "http") or not url.hostname:
-                problems.append("CARTWRIGHT_SANDBOX_URL is not an http(s) URL")
+        for variable, value in (
+            ("CARTWRIGHT_SANDBOX_URL", self.sandbox_url),
+            ("CARTWRIGHT_SANDBOX_FAILOVER_URL", self.sandbox_failover_url),
+        ):
+            if value is not None:
+                url = urlsplit(value)
+                if url.scheme not in ("https", "http") or not url.hostname:
+                    problems.append(f"{variable} is not an http(s) URL")
         try:
             parse_networks(self.trusted_proxies)
         except InvalidNetwork as exc:

@@ -3,10 +3,15 @@ shown."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from datetime import UTC, datetime
+
 import pytest
 
 from cartwright.kit.settings import Settings
-from cartwright.platform import Platform
+from cartwright.payments.connector import InvalidWebhook
+from cartwright.platform import ConfigurationError, Platform
 
 SECRETS = {
     "stripe_api_key": "sk_test_51Hidden0Stripe0Key",
@@ -58,3 +63,36 @@ def test_a_malformed_adyen_hmac_key_refuses_to_start() -> None:
                 adyen_hmac_key="not-hex",
             )
         )
+
+
+def test_a_second_sandbox_server_is_the_provider_sandbox_failover_with_its_own_secret() -> None:
+    platform = Platform.build(
+        settings(
+            sandbox_url="http://127.0.0.1:8100",
+            sandbox_webhook_secret="whsec_first",
+            sandbox_failover_url="http://127.0.0.1:8101",
+            sandbox_failover_webhook_secret="whsec_second",
+            payment_routes='[{"providers": ["sandbox_failover", "sandbox"]}]',
+        )
+    )
+    gateway = platform.gateway
+    assert gateway.route(currency="EUR", amount=100) == "sandbox_failover"
+    failover = gateway.connector("sandbox_failover")
+    # Its name is the one its payments, metrics and webhook route are recorded under.
+    assert (failover.name, gateway.connector("sandbox").name) == ("sandbox_failover", "sandbox")
+    body = b'{"id": "evt_1", "type": "account.updated", "created": 0, "data": {"object": {}}}'
+    now = datetime.now(UTC)
+    t = int(now.timestamp())
+    for secret, accepted in (("whsec_second", True), ("whsec_first", False)):
+        v1 = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+        headers = {"Sandbox-Signature": f"t={t},v1={v1}"}
+        if accepted:
+            failover.parse_webhook(headers, body, now=now)
+        else:
+            with pytest.raises(InvalidWebhook):
+                failover.parse_webhook(headers, body, now=now)
+
+
+def test_a_malformed_failover_url_refuses_to_start() -> None:
+    with pytest.raises(ConfigurationError, match="CARTWRIGHT_SANDBOX_FAILOVER_URL"):
+        Platform.build(settings(sandbox_failover_url="127.0.0.1:8101"))

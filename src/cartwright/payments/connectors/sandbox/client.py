@@ -66,10 +66,11 @@ class SandboxRequestError(Exception):
 
 
 class SandboxConnector:
-    name = "sandbox"
     webhook_ack = b'{"received":true}'
 
-    def __init__(self, client: Wire, *, webhook_secret: str) -> None:
+    def __init__(self, client: Wire, *, webhook_secret: str, name: str = "sandbox") -> None:
+        # The provider name it is registered under: a second sandbox account is another one.
+        self.name = name
         self._client = client
         self._webhook_secret = webhook_secret
 
