@@ -22,6 +22,7 @@ from cartwright.orders.service import OrderNumbers
 from cartwright.payments.connector import PaymentConnector
 from cartwright.payments.connectors.adyen.client import AdyenConnector
 from cartwright.payments.connectors.sandbox.client import SandboxConnector
+from cartwright.payments.connectors.sandbox.wire import AiohttpWire
 from cartwright.payments.connectors.stripe.client import StripeConnector
 from cartwright.payments.gateway import Gateway
 from cartwright.payments.routing import InvalidRoutes
@@ -229,12 +230,11 @@ def _sandbox_server(
 ) -> SandboxConnector:
     """The connector, registered as `name`, to a `cartwright sandbox-psp` server at `url`."""
     # Longer than the gateway's own timeout, which decides; this one ends the socket.
-    timeout = httpx.Timeout(settings.psp_timeout_s + 1, connect=min(2.0, settings.psp_timeout_s))
-    client = httpx.AsyncClient(
-        base_url=url,
+    client = AiohttpWire(
+        url,
         headers={"Authorization": f"Bearer {api_key}"},
-        timeout=timeout,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+        timeout_s=settings.psp_timeout_s + 1,
+        connect_s=min(2.0, settings.psp_timeout_s),
     )
     secret = webhook_secret or SandboxConfig().webhook_secret
     return SandboxConnector(client, webhook_secret=secret, name=name)

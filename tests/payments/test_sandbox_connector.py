@@ -26,6 +26,7 @@ from cartwright.payments.connector import (
     WebhookKind,
 )
 from cartwright.payments.connectors.sandbox.client import SandboxConnector
+from cartwright.payments.connectors.sandbox.wire import AiohttpWire
 from tests.conftest import ADMIN_KEY, free_port, start_server
 from tests.factories import checkout, create_product, ready_cart
 from tests.sandbox_psp.support import (
@@ -41,8 +42,11 @@ __all__ = ["faults", "receiver", "sandbox"]  # the fixtures this module uses
 
 
 def connector_to(base_url: str, timeout_s: float = 5.0) -> SandboxConnector:
-    client = httpx.AsyncClient(
-        base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=timeout_s
+    client = AiohttpWire(
+        base_url,
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout_s=timeout_s,
+        connect_s=min(2.0, timeout_s),
     )
     return SandboxConnector(client, webhook_secret=WEBHOOK_SECRET)
 

@@ -1,6 +1,6 @@
 """Connector for the sandbox provider: its HTTP API (docs/sandbox-psp.md), through one
-kept-alive `httpx.AsyncClient` to its server, or through a client of the same shape that
-calls the app embedded in the platform's process (`Wire`).
+kept-alive HTTP client to its server (`wire.AiohttpWire`), or through a client of the same
+shape that calls the app embedded in the platform's process (`Wire`).
 
 Errors: a refused connection, a 5xx or a 429 raise `RetryableProviderError` (the sandbox
 did nothing); a timeout once the request is sent raises `TimeoutError` (it may have acted:
@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-import httpx
 import orjson
 
 from cartwright.payments.connector import (
@@ -31,6 +30,7 @@ from cartwright.payments.connector import (
 )
 from cartwright.payments.connectors.sandbox import webhooks
 from cartwright.payments.connectors.sandbox.mapping import to_operation, to_refusal, to_result
+from cartwright.payments.connectors.sandbox.wire import Lost, NotSent
 
 # Answers that refuse a capture or refund: nothing moved.
 _REFUSALS = (404, 409)
@@ -46,7 +46,9 @@ class Answer(Protocol):
 
 
 class Wire(Protocol):
-    """What the connector needs of an HTTP client (`httpx.AsyncClient` has it)."""
+    """What the connector needs of an HTTP client. It raises `wire.NotSent` when the
+    request never left, `TimeoutError` when no answer came in time, `wire.Lost` when the
+    connection failed on the way."""
 
     async def request(
         self,
@@ -171,13 +173,11 @@ class SandboxConnector:
                 headers=headers,
                 params=params,
             )
-        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # Never sent: the sandbox cannot have acted.
-            raise RetryableProviderError(f"sandbox unreachable: {exc!r}") from exc
-        except httpx.TimeoutException as exc:
-            raise TimeoutError(f"the sandbox did not answer in time: {exc!r}") from exc
-        except httpx.TransportError as exc:
-            raise RetryableProviderError(f"sandbox unreachable: {exc!r}") from exc
+        except NotSent as exc:  # the sandbox cannot have acted
+            raise RetryableProviderError(f"sandbox unreachable: {exc}") from exc
+        except Lost as exc:
+            # Retrying is safe either way: the same idempotency key finds what it did.
+            raise RetryableProviderError(f"sandbox connection lost: {exc}") from exc
         if answer.status_code >= 500 or answer.status_code == 429:
             raise RetryableProviderError(f"sandbox answered {answer.status_code}")
         return answer
