@@ -19,6 +19,7 @@ the redelivery run the effect again, and its guard then finds it done.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 import structlog
 
@@ -94,5 +95,10 @@ async def _operation(p: Platform, event: WebhookEvent) -> str:
     if operation is None:
         return "unknown_operation"
     async with p.db.transaction() as conn:
-        settled = await payment_actions.settle(conn, operation, event.operation)
+        settled = await payment_actions.settle(
+            conn,
+            operation,
+            event.operation,
+            retry_after=timedelta(seconds=p.settings.payment_operation_recheck_s),
+        )
     return "applied" if settled is not None else "already_done"

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     # Money the provider took for a checkout whose order still cannot be written after
     # this long is given back (voided or refunded, `payment.compensated`).
     compensate_after_s: float = 600.0
+    # How soon a capture, refund or void whose answer did not come is sent again (same key).
+    payment_operation_recheck_s: float = Field(default=30.0, gt=0)
     # Capture at checkout (`automatic`) or leave the payment authorized (`manual`).
     capture_method: Literal["automatic", "manual"] = "automatic"
     # How often the in-process or standalone worker looks for work.

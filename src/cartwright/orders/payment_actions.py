@@ -50,8 +50,6 @@ from cartwright.platform import Platform
 
 log = structlog.get_logger("cartwright.orders")
 
-# How soon the janitor looks at an operation whose answer did not come.
-CHECK_AFTER = timedelta(seconds=30)
 LEASE = timedelta(seconds=60)
 BATCH = 20
 
@@ -104,7 +102,7 @@ async def give_back(p: Platform, payment: Payment, *, reason: str) -> str:
             operation_id=ids.derived_id("cmp", payment.id),
             amount=None,
             reason=reason,
-            check_after=CHECK_AFTER,
+            check_after=_recheck(p),
         )
     await _ask_and_settle(p, operation, payment)
     return kind.value
@@ -139,7 +137,7 @@ async def _begin(
             amount=amount,
             final=final,
             reason=reason,
-            check_after=CHECK_AFTER,
+            check_after=_recheck(p),
         )
     return operation, payment
 
@@ -185,18 +183,25 @@ async def _ask(p: Platform, operation: Operation, payment: Payment) -> Operation
     return payments.operation_outcome(operation, result)
 
 
+def _recheck(p: Platform) -> timedelta:
+    """How soon the janitor asks again about an operation whose answer did not come."""
+    return timedelta(seconds=p.settings.payment_operation_recheck_s)
+
+
 async def _ask_and_settle(p: Platform, operation: Operation, payment: Payment) -> Settled | None:
     if operation.status is not OperationStatus.PENDING:
         return None  # a retried request of an operation already settled
     result = await _ask(p, operation, payment)
     async with p.db.transaction() as conn:
-        return await settle(conn, operation, result)
+        return await settle(conn, operation, result, retry_after=_recheck(p))
 
 
-async def settle(conn: Conn, operation: Operation, result: OperationResult) -> Settled | None:
+async def settle(
+    conn: Conn, operation: Operation, result: OperationResult, *, retry_after: timedelta
+) -> Settled | None:
     """Apply the provider's answer to a pending operation and mirror it on the order, in
     the caller's transaction (the request, a provider webhook or the janitor)."""
-    settled = await payments.settle_operation(conn, operation, result, retry_after=CHECK_AFTER)
+    settled = await payments.settle_operation(conn, operation, result, retry_after=retry_after)
     if settled is None:
         return None
     payment = settled.payment
