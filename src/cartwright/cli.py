@@ -19,10 +19,18 @@ cli.add_typer(audit_cli, name="audit")
 
 
 def _refuse_unsafe_production(settings: Settings) -> None:
+    from cartwright.payments.routing import InvalidRoutes, parse_routes
+    from cartwright.platform import enabled_providers
+
     invalid = settings.configuration_problems()
     if invalid:
         typer.echo("invalid configuration: " + "; ".join(invalid) + ".", err=True)
         raise typer.Exit(2)
+    try:
+        parse_routes(settings.payment_routes, enabled_providers(settings))
+    except InvalidRoutes as exc:
+        typer.echo(f"invalid configuration: CARTWRIGHT_PAYMENT_ROUTES: {exc}.", err=True)
+        raise typer.Exit(2) from None
     problems = settings.production_problems()
     if problems:
         typer.echo("refusing to start in production: " + "; ".join(problems) + ".", err=True)

@@ -133,6 +133,7 @@ class Platform:
             connectors["stripe"] = StripeConnector.from_settings(settings)
         if settings.adyen_api_key:
             connectors["adyen"] = AdyenConnector.from_settings(settings)
+        assert list(connectors) == enabled_providers(settings)  # one list, two readers
         try:
             gateway = Gateway.from_settings(connectors, settings)
         except InvalidRoutes as exc:
@@ -223,6 +224,21 @@ def _sandbox(
     sandbox = Sandbox(sandbox_db, config)
     # The gateway's timeout bounds each call; there is no socket to time out.
     return sandbox, SandboxConnector(InProcessClient(sandbox.app, headers), webhook_secret=secret)
+
+
+def enabled_providers(settings: Settings) -> list[str]:
+    """The payment providers these settings enable, in registration order: what
+    CARTWRIGHT_PAYMENT_ROUTES may name (the CLI checks the routes with it before serving)."""
+    names = []
+    if settings.sandbox_enabled:
+        names.append("sandbox")
+        if settings.sandbox_failover_url:
+            names.append(FAILOVER)
+    if settings.stripe_api_key:
+        names.append("stripe")
+    if settings.adyen_api_key:
+        names.append("adyen")
+    return names
 
 
 def _sandbox_server(

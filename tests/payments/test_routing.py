@@ -6,13 +6,16 @@ start with its number and the name."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
 from cartwright.kit.settings import Settings
 from cartwright.payments.routing import InvalidRoutes, parse_routes
-from cartwright.platform import ConfigurationError, Platform
+from cartwright.platform import ConfigurationError, Platform, enabled_providers
 
 ENABLED = ["stripe", "adyen", "sandbox"]
 RULES = [
@@ -88,6 +91,36 @@ def test_the_platform_refuses_to_start_on_routes_it_cannot_serve(tmp_path: Any) 
     )
     with pytest.raises(ConfigurationError, match="CARTWRIGHT_PAYMENT_ROUTES: rule 1 .*'adyen'"):
         Platform.build(settings)
+
+
+def test_serve_refuses_such_routes_before_starting_with_one_clear_line(tmp_path: Any) -> None:
+    env = {
+        **os.environ,
+        "CARTWRIGHT_DATABASE_URL": f"sqlite:///{tmp_path}/cw.db",
+        "CARTWRIGHT_PAYMENT_ROUTES": '[{"providers": ["sandbox", "stripe"]}]',
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "cartwright.cli", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2, run.stderr
+    assert "CARTWRIGHT_PAYMENT_ROUTES: rule 1 names the provider 'stripe'" in run.stderr
+    assert "Traceback" not in run.stderr + run.stdout
+
+
+def test_the_providers_routes_may_name_are_the_ones_registered(tmp_path: Any) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/cw.db",
+        secret_key="k" * 40,
+        sandbox_failover_url="http://127.0.0.1:9",
+    )
+    assert enabled_providers(settings) == ["sandbox", "sandbox_failover"]
+    gateway = Platform.build(settings).gateway  # which asserts it registered just those
+    assert all(gateway.has(name) for name in enabled_providers(settings))
+    assert not gateway.has("stripe") and not gateway.has("adyen")
 
 
 def test_a_breaker_threshold_above_its_window_is_a_configuration_problem() -> None:
