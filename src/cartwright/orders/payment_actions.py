@@ -82,10 +82,7 @@ async def refund(
     operation, payment = await _begin(
         p, order_id, OperationKind.REFUND, operation_id, amount, reason=reason
     )
-    settled = await _ask_and_settle(p, operation, payment)
-    final = settled.operation if settled is not None else await _reread(p, operation)
-    if final.status is OperationStatus.FAILED:
-        raise _refused(final)
+    final = await _settled(p, operation, await _ask_and_settle(p, operation, payment))
     return 201, final.present()
 
 
@@ -221,11 +218,19 @@ async def settle(
     return settled
 
 
-async def _reread(p: Platform, operation: Operation) -> Operation:
-    async with p.db.connection() as conn:
-        now = await payments.get_operation(conn, operation.id)
-    assert now is not None
-    return now
+async def _settled(p: Platform, operation: Operation, settled: Settled | None) -> Operation:
+    """The operation as it stands after this request's attempt (read again when another
+    path settled it, or it is still pending); `InvalidState` when the provider refused it."""
+    if settled is not None:
+        final = settled.operation
+    else:
+        async with p.db.connection() as conn:
+            again = await payments.get_operation(conn, operation.id)
+        assert again is not None
+        final = again
+    if final.status is OperationStatus.FAILED:
+        raise _refused(final)
+    return final
 
 
 def _refused(operation: Operation) -> InvalidState:
@@ -239,9 +244,7 @@ def _refused(operation: Operation) -> InvalidState:
 async def _answer(
     p: Platform, order_id: str, operation: Operation, settled: Settled | None
 ) -> tuple[int, dict[str, Any]]:
-    final = settled.operation if settled is not None else await _reread(p, operation)
-    if final.status is OperationStatus.FAILED:
-        raise _refused(final)
+    final = await _settled(p, operation, settled)
     async with p.db.connection() as conn:
         order = await orders.get_order(conn, order_id)
     return (200 if final.status is OperationStatus.SUCCEEDED else 202), order
