@@ -80,6 +80,7 @@ class StockOut(BaseModel):
     reserved: int
     available: int
     low_stock_threshold: int | None
+    low_stock: bool
     locations: list[LocationOut]
 
 

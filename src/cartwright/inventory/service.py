@@ -222,7 +222,7 @@ def _present(sku: str, on_hand: int, reserved: int) -> dict[str, Any]:
 async def get_stock(conn: Conn, sku: str) -> dict[str, Any]:
     """The SKU's totals over every warehouse (`sku, on_hand, reserved, available`), its
     level per warehouse (`locations`, in the order checkout tries them) and its own
-    low-stock threshold (null: none, or the setting's default)."""
+    low-stock threshold (null: none, or the setting's default) and flag."""
     locations = [
         {"warehouse_id": r["warehouse_id"], **_present(sku, int(r["on_hand"]), int(r["reserved"]))}
         for r in await repository.levels_of(conn, sku)
@@ -236,6 +236,8 @@ async def get_stock(conn: Conn, sku: str) -> dict[str, Any]:
         "reserved": sum(loc["reserved"] for loc in locations),
         "available": sum(loc["available"] for loc in locations),
         "low_stock_threshold": alerts[0]["threshold"] if alerts else None,
+        # Whether `inventory.low` fired and stock has not been above the threshold since.
+        "low_stock": bool(alerts[0]["low"]) if alerts else False,
         "locations": locations,
     }
 
@@ -545,6 +547,8 @@ async def _check_low(conn: Conn, skus: Sequence[str], default_threshold: int | N
         own = None if alert is None else alert["threshold"]
         threshold = int(own) if own is not None else default_threshold
         if threshold is None:
+            if alert is not None and alert["low"]:  # no longer watched: nothing to report
+                await repository.flip_low(conn, sku, False, now)
             continue
         if totals.get(sku, 0) <= threshold:
             if alert is None:
