@@ -47,6 +47,14 @@ _DATA_DEPENDENT = {
     "checkout": [201, 202, 402, 404, 409, 503],
     "confirm_payment": [200, 404, 409, 503],
     "list_events": [200, 422],
+    # Inventory: an unknown `starting_after` (422); a count or adjustment below what is
+    # reserved (409); a delta of 0, a sign the reason forbids, an unknown warehouse or a PUT
+    # that sets nothing (422: rules across fields or over the data).
+    "list_movements": [200, 422],
+    "list_warehouses": [200, 422],
+    "set_stock": [200, 409, 422],
+    "adjust_stock": [201, 409, 422],
+    "create_warehouse": [201, 409],
     "roll_key": [201, 409],
     "claim_cart": [200, 409],
     # The payment's state decides: an order captured at checkout cannot be captured again.

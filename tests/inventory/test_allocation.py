@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cartwright.inventory import service as inventory
 from cartwright.inventory.allocation import Hold, plan
 from cartwright.inventory.locations import StockLocations
 from tests.fakes.clock import FakeClock
@@ -91,3 +92,30 @@ def test_warehouses_are_read_once_per_ttl_and_serve_their_countries() -> None:
     locations.forget()
     asyncio.run(serving("FR"))
     assert conn.reads == 3
+
+
+def test_with_one_warehouse_checkout_reads_no_stock_and_its_batch_is_as_before() -> None:
+    """The default set-up: the holds come without reading the stock (the warehouse list is
+    the process's cache), and the writes are one guarded take per SKU, the reservation rows
+    and their movements: two multi-row INSERTs, whatever the number of SKUs."""
+    locations = StockLocations(5.0, now=FakeClock())
+    conn = _Conn([_row("wh_default", 100, "")])
+    items = [inventory.Item("B", 1), inventory.Item("A", 2), inventory.Item("B", 3)]
+
+    async def holds() -> list[Hold]:
+        return await inventory.plan_holds(conn, locations, items, country="DE")  # type: ignore[arg-type]
+
+    first, second = asyncio.run(holds()), asyncio.run(holds())
+    assert first == second == [Hold("A", "wh_default", 2), Hold("B", "wh_default", 4)]
+    assert conn.reads == 1  # the warehouses, once; never the stock
+    writes = inventory.reservation_writes("ord_x", items, first)
+    assert [w.guard for w in writes] == [True, True, False, False]
+    assert writes[0].sql.startswith("UPDATE stock_levels") and writes[0].args[:3] == (
+        "wh_default",
+        "A",
+        2,
+    )
+    assert writes[2].sql.startswith("INSERT INTO reservations")
+    assert writes[3].sql.startswith("INSERT INTO inventory_movements")
+    default = inventory.reservation_writes("ord_x", items)  # no plan: the default warehouse
+    assert [(w.sql, w.args[:3]) for w in default[:2]] == [(w.sql, w.args[:3]) for w in writes[:2]]

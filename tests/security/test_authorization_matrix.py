@@ -68,6 +68,11 @@ RULES: dict[str, Rule] = {
     "get_product": Rule("catalog", "catalog:read"),
     "set_stock": Rule("secret", "inventory:write"),
     "get_stock": Rule("secret", "inventory:read"),
+    "adjust_stock": Rule("secret", "inventory:write"),
+    "list_movements": Rule("secret", "inventory:read"),
+    "create_warehouse": Rule("secret", "inventory:write"),
+    "list_warehouses": Rule("secret", "inventory:read"),
+    "get_warehouse": Rule("secret", "inventory:read"),
     "list_events": Rule("secret", "events:read"),
     "list_orders": Rule("secret", "orders:read"),
     "list_customers": Rule("secret", "customers:read"),
@@ -308,6 +313,8 @@ def valid_body(op_id: str, t: Targets) -> Any:
             "variants": [{"sku": unique_sku(), "prices": [{"amount": 100, "currency": "EUR"}]}],
         },
         "set_stock": {"on_hand": 1000},
+        "adjust_stock": {"delta": 1, "reason": "received"},
+        "create_warehouse": {"name": "Matrix"},
         "create_key": {"type": "secret", "name": "made", "scopes": ["api_keys:write"]},
         "roll_key": {"overlap_s": 0},
         "erase_customer": None,
@@ -340,6 +347,7 @@ def url(op_id: str, t: Targets) -> str:
         "sku": t.sku,
         "product_id": t.product_id,
         "provider": "sandbox",
+        "warehouse_id": "wh_default",
     }
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)

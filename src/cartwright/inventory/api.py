@@ -44,6 +44,9 @@ async def set_stock(
     _: Principal = Depends(requires(Scope.INVENTORY_WRITE)),
     data: StockIn = Depends(json_body(StockIn)),
 ) -> Response:
+    missing = data.missing_on_hand()
+    if missing is not None:
+        raise ValidationFailed.field("on_hand", missing)
     p = platform(request)
     async with p.db.transaction() as conn:
         await _require_sku(conn, sku)

@@ -32,13 +32,16 @@ class StockIn(BaseModel):
             raise ValueError("must be an integer at least 0")
         return value
 
-    @model_validator(mode="after")
-    def says_something(self) -> StockIn:
-        if self.on_hand is None and "low_stock_threshold" not in self.model_fields_set:
-            raise ValueError("give on_hand, low_stock_threshold or both")
-        if self.on_hand is None and (self.warehouse_id or self.reference or self.note):
-            raise ValueError("warehouse_id, reference and note go with on_hand")
-        return self
+    def missing_on_hand(self) -> str | None:
+        """Why the body needs `on_hand` (None when it is fine): a PUT sets a count, the
+        threshold, or both; where and why go with a count."""
+        if self.on_hand is not None:
+            return None
+        if "low_stock_threshold" not in self.model_fields_set:
+            return "give on_hand, low_stock_threshold or both"
+        if self.warehouse_id or self.reference or self.note:
+            return "warehouse_id, reference and note go with on_hand"
+        return None
 
 
 AdjustmentReason = Literal["adjustment", "received", "damaged", "lost", "correction"]
