@@ -137,3 +137,24 @@ async def test_reading_the_ledger_takes_its_scope(admin: httpx.AsyncClient) -> N
             assert_problem(await client.get(path), 403, "forbidden")
     too_long = await admin.get("/v1/ledger/entries", params={"order_id": "x" * 65})
     assert_problem(too_long, 422, "validation_error")
+
+
+async def test_an_awaited_payment_is_posted_when_it_resolves_once(
+    admin: httpx.AsyncClient,
+) -> None:
+    sku = (await create_product(admin, price=900, stock=2))["variants"][0]["sku"]
+    challenged = await checkout(
+        admin, (await ready_cart(admin, [(sku, 1)]))["id"], token="tok_3ds_required"
+    )
+    assert challenged.status_code == 202, challenged.text
+    order = challenged.json()
+    assert await kinds_of(admin, order["id"]) == []  # not placed yet: nothing owed
+    for _ in range(2):
+        confirmed = await admin.post(f"/v1/orders/{order['id']}/payment/confirm")
+        assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["payment_status"] == "captured"
+    assert await kinds_of(admin, order["id"]) == ["capture", "placement"]
+    accounts = await accounts_of(admin, order["id"])
+    assert "customer_receivable" not in accounts
+    assert accounts["provider_clearing:sandbox"] == order["totals"]["total"]["amount"]
+    await assert_trial_balance(admin)
