@@ -122,3 +122,36 @@ async def test_the_sandbox_reports_chargebacks_in_its_settlement(
         ("chargeback_reversal", 500, 0, 500),
     ]
     assert mine[0][3] == payment_id
+
+
+async def test_a_decision_that_overtakes_its_opening_is_applied_once(
+    admin: httpx.AsyncClient, provider: Books
+) -> None:
+    order, payment_id = await captured_order(admin)
+    at_provider = await provider.find(payment_id)
+    assert at_provider is not None
+    late = Books(
+        provider.db,
+        SandboxConfig(faults=Faults(webhook_reorder_rate=1.0, webhook_reorder_delay_s=2.0)),
+    )
+    dispute = await late.open_dispute(at_provider["id"], 700, "general")  # told 2 s late
+    await provider.decide_dispute(dispute["id"], "won")  # told at once (and twice)
+    await eventually(dispute_shown(admin, order["id"], "won"))
+
+    async def all_delivered() -> bool | None:
+        async with provider.db.connection() as conn:
+            left = await conn.fetchval(
+                "SELECT count(*) FROM sandbox_webhook_deliveries"
+                " WHERE delivered_at IS NULL AND body LIKE $1",
+                f"%{dispute['id']}%",
+            )
+        return True if left == 0 else None
+
+    await eventually(all_delivered)
+    final = (await admin.get(f"/v1/orders/{order['id']}")).json()["dispute"]
+    assert final["status"] == "won"  # the opening that came last moved nothing back
+    types = [e["type"] for e in await events_about(admin, order["id"])]
+    assert types.count("payment.disputed") == 1 and types.count("payment.dispute_closed") == 1
+    accounts = await accounts_of(admin, order["id"])
+    assert "chargebacks" not in accounts
+    assert accounts["provider_clearing:sandbox"] == order["totals"]["total"]["amount"]
