@@ -5,6 +5,7 @@ and the trial balance's debits equal its credits in every currency."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -137,3 +138,54 @@ async def test_reading_the_ledger_takes_its_scope(admin: httpx.AsyncClient) -> N
             assert_problem(await client.get(path), 403, "forbidden")
     too_long = await admin.get("/v1/ledger/entries", params={"order_id": "x" * 65})
     assert_problem(too_long, 422, "validation_error")
+
+
+async def test_an_awaited_payment_is_posted_when_it_resolves_once(
+    admin: httpx.AsyncClient,
+) -> None:
+    sku = (await create_product(admin, price=900, stock=2))["variants"][0]["sku"]
+    challenged = await checkout(
+        admin, (await ready_cart(admin, [(sku, 1)]))["id"], token="tok_3ds_required"
+    )
+    assert challenged.status_code == 202, challenged.text
+    order = challenged.json()
+    assert await kinds_of(admin, order["id"]) == []  # not placed yet: nothing owed
+    for _ in range(2):
+        confirmed = await admin.post(f"/v1/orders/{order['id']}/payment/confirm")
+        assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["payment_status"] == "captured"
+    assert await kinds_of(admin, order["id"]) == ["capture", "placement"]
+    accounts = await accounts_of(admin, order["id"])
+    assert "customer_receivable" not in accounts
+    assert accounts["provider_clearing:sandbox"] == order["totals"]["total"]["amount"]
+    await assert_trial_balance(admin)
+
+
+async def test_raced_captures_and_refunds_are_posted_as_they_settled(
+    shop: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    """Eight captures of 400 race for an authorization of less than 3 200, then eight
+    refunds of 300: the ledger holds exactly what the payment says was captured and
+    refunded, whichever requests won."""
+    order = await authorized_order(shop)
+    path = f"/v1/orders/{order['id']}"
+    total = order["totals"]["total"]["amount"]
+    captures = await asyncio.gather(
+        *(post(shop, f"{path}/capture", {"amount": 400}) for _ in range(8))
+    )
+    assert {r.status_code for r in captures} <= {200, 409}
+    rest = await post(shop, f"{path}/payment/void")
+    assert rest.status_code in (200, 409), rest.text
+    refunds = await asyncio.gather(
+        *(post(shop, f"{path}/refunds", {"amount": 300}) for _ in range(8))
+    )
+    assert {r.status_code for r in refunds} <= {201, 409}
+    now = (await shop.get(path)).json()
+    captured, refunded = now["amount_captured"]["amount"], now["amount_refunded"]["amount"]
+    assert captured == 400 * sum(r.status_code == 200 for r in captures) > 0
+    assert refunded == 300 * sum(r.status_code == 201 for r in refunds) > 0
+    accounts = await accounts_of(shop, order["id"])
+    assert accounts.get("provider_clearing:sandbox", 0) == captured - refunded
+    assert accounts.get("customer_receivable", 0) == 0  # captured, the rest voided
+    assert accounts["sales_returns"] == (total - captured) + refunded
+    await assert_trial_balance(shop)

@@ -71,6 +71,7 @@ CONTRACT_ROUTES = [
     ("get", "/v1/orders/{order_id}"),
     ("post", "/v1/orders/{order_id}/payment/confirm"),
     ("get", "/v1/events"),
+    ("get", "/v1/ledger/trial-balance"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),

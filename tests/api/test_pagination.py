@@ -10,7 +10,7 @@ import pytest
 from tests.api.support import assert_validation_error, create_key
 from tests.factories import checkout, create_product, ready_cart
 
-LISTS = ["/v1/products", "/v1/orders", "/v1/events", "/v1/api-keys"]
+LISTS = ["/v1/products", "/v1/orders", "/v1/events", "/v1/api-keys", "/v1/ledger/entries"]
 
 
 async def _at_least_six_of_everything(admin: httpx.AsyncClient) -> None:

@@ -49,6 +49,11 @@ psp_webhooks = Counter(
     "Provider webhooks received, by provider and outcome (applied, duplicate, ignored, invalid).",
     ["provider", "outcome"],
 )
+disputes = Counter(
+    "cartwright_payment_disputes_total",
+    "Payment disputes (chargebacks) by provider and status reached (opened, won, lost).",
+    ["provider", "status"],
+)
 checkout_stuck = Counter(
     "cartwright_checkout_stuck_total",
     "Checkouts whose order could not be written after the payment (left to recovery).",

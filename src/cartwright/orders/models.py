@@ -24,6 +24,8 @@ orders = sa.Table(
     *timestamps(),
     # The signed-in customer whose cart it was (None: a guest's order).
     sa.Column("customer_id", sa.String(64), nullable=True),
+    # The payment's latest dispute as the order shows it (`{id, status, amount, reason}`).
+    sa.Column("dispute", Json, nullable=True),
     sa.Index("ix_orders_customer_id_id", "customer_id", "id"),
 )
 

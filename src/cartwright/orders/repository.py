@@ -9,7 +9,7 @@ ORDER_COLUMNS = (
     "number, id, cart_id, status, payment_status, fulfillment_status, currency, email,"
     " shipping_address, billing_address, shipping_method, subtotal, discount, shipping, tax,"
     " total, amount_captured, amount_refunded, next_action, created_at,"
-    " updated_at, customer_id"
+    " updated_at, customer_id, dispute"
 )
 
 
@@ -146,5 +146,14 @@ async def set_payment_amounts(
         payment_status,
         amount_captured,
         amount_refunded,
+        now,
+    )
+
+
+async def set_dispute(conn: Conn, order_id: str, dispute: str, now: datetime) -> Row | None:
+    return await conn.fetchrow(
+        f"UPDATE orders SET dispute = $2, updated_at = $3 WHERE id = $1 RETURNING {ORDER_COLUMNS}",
+        order_id,
+        dispute,
         now,
     )

@@ -40,6 +40,13 @@ class OrderAddress(BaseModel):
     region: str | None = None
 
 
+class OrderDispute(BaseModel):
+    id: str
+    status: str
+    amount: MoneyOut
+    reason: str | None
+
+
 class OrderOut(BaseModel):
     id: str
     number: int
@@ -58,6 +65,7 @@ class OrderOut(BaseModel):
     next_action: dict[str, Any] | None
     cart_id: str | None
     customer_id: str | None
+    dispute: OrderDispute | None
     created_at: datetime
     updated_at: datetime
 

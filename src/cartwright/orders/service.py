@@ -154,6 +154,7 @@ def present(order: Row, lines: Sequence[Row]) -> dict[str, Any]:
         "next_action": _json(order["next_action"]),
         "cart_id": order["cart_id"],
         "customer_id": order["customer_id"],
+        "dispute": _json(order["dispute"]),
         "created_at": clock.isoformat(order["created_at"]),
         "updated_at": clock.isoformat(order["updated_at"]),
     }
@@ -261,6 +262,7 @@ def plan_placement(
         shipping_address=order.shipping_address,
         billing_address=order.billing_address,
         next_action=next_action,
+        dispute=None,
     )
     line_rows = _line_rows(order)
     view = present(row, _line_views(line_rows))
@@ -324,6 +326,19 @@ async def record_payment_outcome(
     if payment_status in ("authorized", "captured"):
         return view, [Event("order.placed", order_id, view)]
     return view, []
+
+
+async def record_dispute(
+    conn: Conn, order_id: str, dispute: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Show the payment's dispute on the order (`{id, status, amount, reason}`, the latest
+    one); the order as it reads now, or None when there is no such order."""
+    row = await repository.set_dispute(
+        conn, order_id, orjson.dumps(dispute).decode(), clock.utcnow()
+    )
+    if row is None:
+        return None
+    return present(row, await repository.lines_of(conn, [order_id]))
 
 
 async def get_order(conn: Conn, order_id: str) -> dict[str, Any]:

@@ -160,8 +160,21 @@ class WebhookKind(StrEnum):
     PAYMENT = "payment"  # the payment's state changed: `payment` says how it is now
     CAPTURE = "capture"  # a capture completed or failed: `operation`
     REFUND = "refund"  # a refund completed or failed: `operation`
-    DISPUTE = "dispute"  # a chargeback was opened or decided
+    DISPUTE = "dispute"  # a dispute notice that moves no money (an inquiry, a request)
+    DISPUTE_OPENED = "dispute_opened"  # a chargeback: the money was taken back
+    DISPUTE_WON = "dispute_won"  # decided for us: the chargeback is reversed
+    DISPUTE_LOST = "dispute_lost"  # decided for the customer: the chargeback stands
     OTHER = "other"  # verified, but nothing we act on
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeNotice:
+    """What a provider tells of a dispute (a chargeback) on one of our payments."""
+
+    reference: str  # the provider's id of the dispute: all its events carry it
+    amount: int | None  # minor units disputed, when the provider says
+    currency: str | None
+    reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +191,7 @@ class WebhookEvent:
     operation: OperationResult | None = None
     # Our idempotency key of the capture or refund, when the provider echoes it.
     operation_key: str | None = None
+    dispute: DisputeNotice | None = None  # for the DISPUTE_* kinds
 
 
 class RetryableProviderError(Exception):

@@ -75,3 +75,22 @@ psp_webhook_events = sa.Table(
     sa.Column("outcome", sa.String(32), nullable=False),
     sa.Column("received_at", Timestamp, nullable=False),
 )
+
+# Disputes (chargebacks) of a payment, as its provider reported them: one row per dispute,
+# by the provider's id of it, so a redelivered or reordered notice changes nothing twice.
+payment_disputes = sa.Table(
+    "payment_disputes",
+    metadata,
+    id_column(),
+    sa.Column("payment_id", sa.String(64), sa.ForeignKey("payments.id"), nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=False, index=True),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("provider_reference", sa.String(200), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    *money_columns("amount"),
+    sa.Column("reason", sa.String(200), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # opened, won, lost
+    *timestamps(),
+    sa.Column("closed_at", Timestamp, nullable=True),
+    sa.UniqueConstraint("provider", "provider_reference"),
+)

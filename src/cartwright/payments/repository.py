@@ -325,3 +325,82 @@ async def webhook_seen(conn: Conn, provider: str, event_id: str) -> bool:
         event_id,
     )
     return row is not None
+
+
+# ----------------------------------------------------------------------------- disputes
+
+DISPUTE_COLUMNS = (
+    "id, payment_id, order_id, provider, provider_reference, currency, amount, reason, status,"
+    " created_at, updated_at, closed_at"
+)
+
+
+async def payment_by_reference(conn: Conn, provider: str, reference: str) -> Row | None:
+    """The payment a provider knows by `reference` (for a notice that names only that)."""
+    return await conn.fetchrow(
+        f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE provider = $1 AND provider_reference = $2",
+        provider,
+        reference,
+    )
+
+
+async def get_dispute(conn: Conn, provider: str, reference: str) -> Row | None:
+    return await conn.fetchrow(
+        f"SELECT {DISPUTE_COLUMNS} FROM payment_disputes"
+        " WHERE provider = $1 AND provider_reference = $2",
+        provider,
+        reference,
+    )
+
+
+async def insert_dispute(
+    conn: Conn,
+    *,
+    dispute_id: str,
+    payment_id: str,
+    order_id: str,
+    provider: str,
+    reference: str,
+    currency: str,
+    amount: int,
+    reason: str | None,
+    status: str,
+    now: datetime,
+) -> Row | None:
+    """The dispute, or None when the provider's dispute is recorded already."""
+    return await conn.fetchrow(
+        "INSERT INTO payment_disputes (id, payment_id, order_id, provider, provider_reference,"
+        " currency, amount, reason, status, created_at, updated_at, closed_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)"
+        f" ON CONFLICT (provider, provider_reference) DO NOTHING RETURNING {DISPUTE_COLUMNS}",
+        dispute_id,
+        payment_id,
+        order_id,
+        provider,
+        reference,
+        currency,
+        amount,
+        reason,
+        status,
+        now,
+        None if status == "opened" else now,
+    )
+
+
+async def close_dispute(conn: Conn, dispute_id: str, status: str, now: datetime) -> Row | None:
+    """opened → won or lost; None when it was closed already."""
+    return await conn.fetchrow(
+        "UPDATE payment_disputes SET status = $2, updated_at = $3, closed_at = $3"
+        f" WHERE id = $1 AND status = 'opened' RETURNING {DISPUTE_COLUMNS}",
+        dispute_id,
+        status,
+        now,
+    )
+
+
+async def disputes_of_order(conn: Conn, order_id: str) -> list[Row]:
+    return await conn.fetch(
+        f"SELECT {DISPUTE_COLUMNS} FROM payment_disputes WHERE order_id = $1"
+        " ORDER BY created_at, id",
+        order_id,
+    )

@@ -22,7 +22,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from cartwright.sandbox_psp import settlement
-from cartwright.sandbox_psp.books import Books, NewPayment, Refused, payment_body
+from cartwright.sandbox_psp.books import (
+    DISPUTE_REASONS,
+    Books,
+    NewPayment,
+    Refused,
+    dispute_body,
+    payment_body,
+)
 from cartwright.sandbox_psp.books import operation_body as operation_json
 from cartwright.sandbox_psp.settings import InvalidSettings, SandboxConfig
 
@@ -186,6 +193,25 @@ def create_app(books: Books, config: SandboxConfig, **starlette: Any) -> Starlet
             raise _Invalid(str(exc)) from None
         return _json(faults.as_dict())
 
+    async def open_dispute(request: Request) -> Response:
+        body, _ = await body_of(request)
+        amount = None if body.get("amount") is None else _amount(body)
+        reason = body.get("reason", "general")
+        if reason not in DISPUTE_REASONS:
+            raise _Invalid(f"reason is one of {', '.join(sorted(DISPUTE_REASONS))}.")
+        dispute = await books.open_dispute(_string(body, "payment"), amount, reason)
+        payment = await books.get(dispute["payment_id"])
+        return _json(dispute_body(dispute, payment), 201)
+
+    async def decide_dispute(request: Request) -> Response:
+        body, _ = await body_of(request)
+        outcome = body.get("outcome")
+        if outcome not in ("won", "lost"):
+            raise _Invalid("outcome is won or lost.")
+        dispute = await books.decide_dispute(request.path_params["id"], outcome)
+        payment = await books.get(dispute["payment_id"])
+        return _json(dispute_body(dispute, payment))
+
     routes = [
         Route("/v1/payments", api(create_payment), methods=["POST"]),
         Route("/v1/payments", api(list_payments), methods=["GET"]),
@@ -198,6 +224,10 @@ def create_app(books: Books, config: SandboxConfig, **starlette: Any) -> Starlet
         Route("/v1/settlements/{day}", api(settlement_report), methods=["GET"]),
         Route("/_sandbox/settings", api(get_settings, faulty=False), methods=["GET"]),
         Route("/_sandbox/settings", api(put_settings, faulty=False), methods=["PUT"]),
+        Route("/_sandbox/disputes", api(open_dispute, faulty=False), methods=["POST"]),
+        Route(
+            "/_sandbox/disputes/{id}/decision", api(decide_dispute, faulty=False), methods=["POST"]
+        ),
         *page_routes(books),
     ]
     return Starlette(routes=routes, **starlette)

@@ -28,6 +28,13 @@ def capture_fee(amount: int) -> int:
     return (amount * FEE_PER_MILLE + 500) // 1000 + FEE_FIXED
 
 
+# What a chargeback costs the merchant on top of the amount, in minor units (kept if won).
+DISPUTE_FEE = 1500
+DISPUTE_REASONS = frozenset(
+    {"fraudulent", "product_not_received", "duplicate", "credit_not_processed", "general"}
+)
+
+
 class Method(StrEnum):
     CARD = "card"
     THREE_D_SECURE = "three_d_secure"  # the merchant confirms, or the shopper completes it
@@ -308,6 +315,77 @@ class Books:
             assert replay is not None
             return replay
 
+    # ------------------------------------------------------------------ disputes
+
+    async def open_dispute(self, payment_id: str, amount: int | None, reason: str) -> Row:
+        """A customer's bank disputes a captured payment: `amount` (default: all that is
+        captured and not refunded) is taken back, and the dispute fee; `dispute.created`
+        is sent."""
+        async with self._db.transaction() as conn:
+            payment = await self._get(conn, payment_id)
+            disputable = payment["amount_captured"] - payment["amount_refunded"]
+            taken = await conn.fetchval(
+                "SELECT COALESCE(SUM(amount), 0) FROM sandbox_disputes"
+                " WHERE payment_id = $1 AND status <> 'won'",
+                payment_id,
+            )
+            disputable -= int(taken)
+            if amount is None:
+                amount = disputable
+            if amount <= 0 or amount > disputable:
+                raise Refused(
+                    409, "invalid_state", f"{max(disputable, 0)} of the payment can be disputed."
+                )
+            dispute = await conn.fetchrow(
+                "INSERT INTO sandbox_disputes (id, payment_id, amount, currency, fee, reason,"
+                " status, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'opened', $7) RETURNING *",
+                ids.new_id("dp"),
+                payment_id,
+                amount,
+                payment["currency"],
+                DISPUTE_FEE,
+                reason,
+                clock.utcnow(),
+            )
+            assert dispute is not None
+            await webhooks.enqueue(
+                conn, "dispute.created", self._dispute_data(dispute, payment), self._config.faults
+            )
+            return dispute
+
+    async def decide_dispute(self, dispute_id: str, outcome: str) -> Row:
+        """The dispute decided: `won` (the amount is given back; the fee is not) or `lost`;
+        `dispute.won` / `dispute.lost` is sent. A decided dispute cannot be decided again."""
+        async with self._db.transaction() as conn:
+            dispute = await conn.fetchrow(
+                "UPDATE sandbox_disputes SET status = $2, decided_at = $3"
+                " WHERE id = $1 AND status = 'opened' RETURNING *",
+                dispute_id,
+                outcome,
+                clock.utcnow(),
+            )
+            if dispute is None:
+                found = await conn.fetchrow(
+                    "SELECT status FROM sandbox_disputes WHERE id = $1", dispute_id
+                )
+                if found is None:
+                    raise not_found("dispute")
+                raise Refused(409, "invalid_state", f"The dispute is {found['status']} already.")
+            payment = await self._get(conn, dispute["payment_id"])
+            await webhooks.enqueue(
+                conn,
+                f"dispute.{outcome}",
+                self._dispute_data(dispute, payment),
+                self._config.faults,
+            )
+            return dispute
+
+    def _dispute_data(self, dispute: Row, payment: Row) -> dict[str, Any]:
+        return {
+            "object": dispute_body(dispute, payment),
+            "payment": payment_body(payment, self._config.public_url),
+        }
+
     # ------------------------------------------------------------------ idempotency
 
     async def remember_key(self, key: str, request_hash: str) -> None:
@@ -482,4 +560,19 @@ def operation_body(operation: Row, payment: Row) -> dict[str, Any]:
         "fee": operation["fee"],
         "reason": operation["reason"],
         "created": _unix(operation["created_at"]),
+    }
+
+
+def dispute_body(dispute: Row, payment: Row) -> dict[str, Any]:
+    return {
+        "id": dispute["id"],
+        "object": "dispute",
+        "payment": dispute["payment_id"],
+        "merchant_reference": payment["merchant_reference"],
+        "status": dispute["status"],
+        "amount": dispute["amount"],
+        "currency": dispute["currency"],
+        "fee": dispute["fee"],
+        "reason": dispute["reason"],
+        "created": _unix(dispute["created_at"]),
     }

@@ -9,6 +9,10 @@ its whole amount) and per refund made that day, oldest first:
 keeps (`books.capture_fee` on captures, nothing on refunds), `net = gross - fee`, all in
 minor units; `created_at` is ISO 8601 in UTC. The day's payout in a currency is the sum of
 its `net`.
+
+Disputes add two types: `chargeback` on the day a dispute is opened (`id` the dispute's,
+`gross` minus the amount taken back, `fee` the dispute fee, `idempotency_key` empty), and
+`chargeback_reversal` on the day one is won (`gross` the amount given back, `fee` 0).
 """
 
 from __future__ import annotations
@@ -53,7 +57,25 @@ async def report(db: Database, day: date) -> str:
             start,
             end,
         )
+        disputes = await conn.fetch(
+            "SELECT d.id, d.payment_id, p.merchant_reference, d.currency, d.amount, d.fee,"
+            " d.status, d.created_at, d.decided_at FROM sandbox_disputes d"
+            " JOIN sandbox_payments p ON p.id = d.payment_id"
+            " WHERE (d.created_at >= $1 AND d.created_at < $2)"
+            " OR (d.status = 'won' AND d.decided_at >= $1 AND d.decided_at < $2)",
+            start,
+            end,
+        )
     lines: list[tuple[datetime, str, tuple[object, ...]]] = []
+    for d in disputes:
+        who = (d["id"], d["payment_id"], d["merchant_reference"], "")
+        if start <= d["created_at"] < end:
+            money = (d["currency"], -d["amount"], d["fee"], -d["amount"] - d["fee"])
+            lines.append((d["created_at"], d["id"], ("chargeback", *who, *money)))
+        decided = d["decided_at"]
+        if d["status"] == "won" and decided is not None and start <= decided < end:
+            money = (d["currency"], d["amount"], 0, d["amount"])
+            lines.append((decided, d["id"], ("chargeback_reversal", *who, *money)))
     for p in with_authorization:
         fee = capture_fee(p["amount"])
         line = ("capture", p["id"], p["id"], p["merchant_reference"], p["idempotency_key"])

@@ -61,6 +61,22 @@ operations = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False, index=True),
 )
 
+# Disputes a test opened on a captured payment (`POST /_sandbox/disputes`): the chargeback
+# takes `amount` back, and a fee, on the day it is opened; one won gives the amount back.
+disputes = sa.Table(
+    "sandbox_disputes",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("payment_id", sa.String(64), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("fee", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # opened, won, lost
+    sa.Column("created_at", Timestamp, nullable=False, index=True),
+    sa.Column("decided_at", Timestamp, nullable=True, index=True),
+)
+
 # Keys of the POSTs that create nothing of their own (confirm, void): a key reused with
 # another body is refused.
 idempotency_keys = sa.Table(

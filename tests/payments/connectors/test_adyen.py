@@ -289,7 +289,8 @@ def test_the_documented_example_verifies() -> None:
         ("CAPTURE_FAILED", WebhookKind.CAPTURE),
         ("REFUND", WebhookKind.REFUND),
         ("REFUND_FAILED", WebhookKind.REFUND),
-        ("CHARGEBACK", WebhookKind.DISPUTE),
+        ("CHARGEBACK", WebhookKind.DISPUTE_OPENED),
+        ("CHARGEBACK_REVERSED", WebhookKind.DISPUTE_WON),
         ("REPORT_AVAILABLE", WebhookKind.OTHER),
     ],
 )
@@ -423,3 +424,20 @@ def test_each_result_code_is_mapped(
     body = {"pspReference": PSP, "resultCode": code, "amount": {"value": 1099, "currency": "EUR"}}
     assert payment_result(body, captured=True).status is captured
     assert payment_result(body, captured=False).status is manual
+
+
+def test_a_chargeback_names_the_dispute_and_the_payment() -> None:
+    adyen = connector(Replay("adyen").transport)
+    [event] = adyen.parse_webhook({}, delivered(notification("CHARGEBACK")), now=NOW)
+    assert event.dispute is not None
+    # The dispute's own pspReference; the payment's is `originalReference`.
+    assert event.dispute.reference == "QFQTPCQ8HXSKGK82" and event.reference == PSP
+    assert (event.dispute.amount, event.dispute.currency) == (1099, "EUR")
+    item = notification("CHARGEBACK", sign=False)
+    item["notificationItems"][0]["NotificationRequestItem"]["eventCode"] = "REQUEST_FOR_INFORMATION"
+    for entry in item["notificationItems"]:
+        entry["NotificationRequestItem"]["additionalData"]["hmacSignature"] = webhooks.signature(
+            entry["NotificationRequestItem"], bytes.fromhex(HMAC_KEY)
+        )
+    [notice] = adyen.parse_webhook({}, delivered(item), now=NOW)
+    assert notice.kind is WebhookKind.DISPUTE  # moves no money: recorded only

@@ -249,7 +249,8 @@ def signed(body: bytes, *secrets: str, at: datetime = NOW) -> dict[str, str]:
         ("payment_intent.requires_action", WebhookKind.PAYMENT, ProviderStatus.REQUIRES_ACTION),
         ("charge.refunded", WebhookKind.PAYMENT, ProviderStatus.CAPTURED),
         ("refund.updated", WebhookKind.REFUND, None),
-        ("charge.dispute.created", WebhookKind.DISPUTE, None),
+        ("charge.dispute.created", WebhookKind.DISPUTE_OPENED, None),
+        ("charge.dispute.closed", WebhookKind.DISPUTE_WON, None),
         ("customer.created", WebhookKind.OTHER, None),
     ],
 )
@@ -380,3 +381,29 @@ async def test_our_key_still_in_use_elsewhere_is_an_unknown_outcome() -> None:
 def test_each_intent_status_is_mapped(status: str | None, expected: ProviderStatus) -> None:
     intent = {"id": PI, "amount": 1099, "currency": "eur", "status": status, "metadata": {}}
     assert payment_result(intent).status is expected
+
+
+def test_a_dispute_carries_what_the_ledger_needs() -> None:
+    stripe = connector(Replay("stripe").transport)
+    body = event_body("charge.dispute.created")
+    [opened] = stripe.parse_webhook(signed(body, SECRET), body, now=NOW)
+    assert opened.dispute is not None
+    assert (opened.dispute.reference, opened.dispute.amount, opened.dispute.currency) == (
+        "dp_1QJk2fLkdIwHu7ix0Dispute",
+        1099,
+        "EUR",
+    )
+    assert opened.dispute.reason == "fraudulent" and opened.reference == PI
+    for status, kind in (
+        ("lost", WebhookKind.DISPUTE_LOST),
+        ("warning_closed", WebhookKind.DISPUTE),
+    ):
+        event = json.loads(event_body("charge.dispute.closed"))
+        event["data"]["object"]["status"] = status
+        closed = json.dumps(event).encode()
+        [read] = stripe.parse_webhook(signed(closed, SECRET), closed, now=NOW)
+        assert read.kind is kind
+    inquiry = json.loads(body)
+    inquiry["data"]["object"]["status"] = "warning_needs_response"
+    raw = json.dumps(inquiry).encode()
+    assert stripe.parse_webhook(signed(raw, SECRET), raw, now=NOW)[0].kind is WebhookKind.DISPUTE

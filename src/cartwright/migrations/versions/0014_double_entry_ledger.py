@@ -1,4 +1,5 @@
-"""The double-entry ledger: journal entries and their lines, append-only.
+"""The double-entry ledger: journal entries and their lines, append-only; the disputes of
+payments (`payment_disputes`) and the dispute an order shows (`orders.dispute`).
 
 Both tables refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL) with triggers: a
 correction is a new entry. See ADR 0015 and docs/ledger.md.
@@ -9,6 +10,7 @@ Revises: 0013
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0014"
 down_revision = "0013"
@@ -88,6 +90,37 @@ def upgrade() -> None:
         "ledger_lines",
         ["account", "party", "currency"],
     )
+    op.create_table(
+        "payment_disputes",
+        sa.Column("id", sa.String(64), nullable=False),
+        sa.Column("payment_id", sa.String(64), nullable=False),
+        sa.Column("order_id", sa.String(64), nullable=False),
+        sa.Column("provider", sa.String(32), nullable=False),
+        sa.Column("provider_reference", sa.String(200), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False, server_default="0"),
+        sa.Column("reason", sa.String(200), nullable=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["payment_id"], ["payments.id"], name=op.f("fk_payment_disputes_payment_id_payments")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_disputes")),
+        sa.UniqueConstraint(
+            "provider",
+            "provider_reference",
+            name=op.f("uq_payment_disputes_provider_provider_reference"),
+        ),
+    )
+    op.create_index("ix_payment_disputes_order_id", "payment_disputes", ["order_id"])
+    with op.batch_alter_table("orders") as batch:
+        batch.add_column(
+            sa.Column(
+                "dispute", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True
+            )
+        )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(PG_FUNCTION)
         for table in TABLES:
@@ -100,6 +133,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("orders") as batch:
+        batch.drop_column("dispute")
+    op.drop_table("payment_disputes")
     op.drop_table("ledger_lines")
     op.drop_table("ledger_entries")
     if op.get_bind().dialect.name == "postgresql":

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from cartwright.payments.connector import (
+    DisputeNotice,
     InvalidWebhook,
     OperationResult,
     OperationStatus,
@@ -58,6 +59,16 @@ DISPUTE_CODES = frozenset(
         "PREARBITRATION_WON",
     }
 )
+
+# The codes that move money: CHARGEBACK (the funds were deducted), CHARGEBACK_REVERSED and
+# PREARBITRATION_WON (given back), PREARBITRATION_LOST (the chargeback stands). The others
+# (NOTIFICATION_OF_CHARGEBACK, REQUEST_FOR_INFORMATION, SECOND_CHARGEBACK) are recorded.
+DISPUTE_KINDS = {
+    "CHARGEBACK": WebhookKind.DISPUTE_OPENED,
+    "CHARGEBACK_REVERSED": WebhookKind.DISPUTE_WON,
+    "PREARBITRATION_WON": WebhookKind.DISPUTE_WON,
+    "PREARBITRATION_LOST": WebhookKind.DISPUTE_LOST,
+}
 
 
 def signature(item: dict[str, Any], key: bytes) -> str:
@@ -159,5 +170,13 @@ def _event(item: dict[str, Any], merchant_account: str, *, captured: bool) -> We
             other, kind=kind, payment_id=payment_id, reference=reference, operation=operation
         )
     if code in DISPUTE_CODES:
-        return replace(other, kind=WebhookKind.DISPUTE, payment_id=payment_id, reference=reference)
+        # A dispute's own pspReference is shared by all its events; `originalReference` is
+        # the disputed payment's.
+        return replace(
+            other,
+            kind=DISPUTE_KINDS.get(code, WebhookKind.DISPUTE),
+            payment_id=payment_id,
+            reference=reference,
+            dispute=DisputeNotice(psp_reference, amount, currency, reason),
+        )
     return other

@@ -15,7 +15,12 @@ from typing import Any
 
 import orjson
 
-from cartwright.payments.connector import InvalidWebhook, WebhookEvent, WebhookKind
+from cartwright.payments.connector import (
+    DisputeNotice,
+    InvalidWebhook,
+    WebhookEvent,
+    WebhookKind,
+)
 from cartwright.payments.connectors.sandbox.mapping import to_operation, to_result
 
 TOLERANCE_S = 300
@@ -25,6 +30,11 @@ _KINDS = {
     "payment": WebhookKind.PAYMENT,
     "capture": WebhookKind.CAPTURE,
     "refund": WebhookKind.REFUND,
+}
+_DISPUTE_KINDS = {
+    "dispute.created": WebhookKind.DISPUTE_OPENED,
+    "dispute.won": WebhookKind.DISPUTE_WON,
+    "dispute.lost": WebhookKind.DISPUTE_LOST,
 }
 
 
@@ -92,6 +102,21 @@ def _event(event: dict[str, Any]) -> WebhookEvent:
             payment=to_result(data["payment"]),
             operation=to_operation(obj),
             operation_key=obj["idempotency_key"],
+        )
+    if type_ in _DISPUTE_KINDS:
+        return WebhookEvent(
+            event_id=str(event["id"]),
+            kind=_DISPUTE_KINDS[type_],
+            type=type_,
+            occurred_at=occurred_at,
+            payment_id=obj["merchant_reference"],
+            reference=obj["payment"],
+            dispute=DisputeNotice(
+                reference=str(obj["id"]),
+                amount=int(obj["amount"]),
+                currency=str(obj["currency"]),
+                reason=obj.get("reason"),
+            ),
         )
     return WebhookEvent(
         event_id=str(event["id"]), kind=kind, type=type_, occurred_at=occurred_at, payment_id=None

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from cartwright.payments.connector import InvalidWebhook, WebhookEvent, WebhookKind
+from cartwright.payments.connector import DisputeNotice, InvalidWebhook, WebhookEvent, WebhookKind
 from cartwright.payments.connectors.stripe import mapping
 
 TOLERANCE_S = 300
@@ -94,7 +94,17 @@ def _event(event: dict[str, Any]) -> WebhookEvent:
             operation_key=metadata.get(mapping.REFUND_ID_KEY),
         )
     if kind_of.startswith("charge.dispute."):
-        return replace(other, kind=WebhookKind.DISPUTE, reference=obj.get("payment_intent"))
+        return replace(
+            other,
+            kind=_dispute_kind(kind_of, obj),
+            reference=obj.get("payment_intent"),
+            dispute=DisputeNotice(
+                reference=str(obj["id"]),
+                amount=obj.get("amount"),
+                currency=str(obj["currency"]).upper() if obj.get("currency") else None,
+                reason=obj.get("reason"),
+            ),
+        )
     return other
 
 
@@ -103,3 +113,20 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == name:
             return value
     return None
+
+
+def _dispute_kind(type_: str, dispute: dict[str, Any]) -> WebhookKind:
+    """`charge.dispute.created` takes the money back (Stripe withdraws it with the dispute);
+    `charge.dispute.closed` decides it (`won`, `lost`); a closed inquiry
+    (`warning_closed`) and the other dispute events move nothing."""
+    if type_ == "charge.dispute.created":
+        # An inquiry (`warning_*`) withdraws no funds yet.
+        status = str(dispute.get("status") or "")
+        return WebhookKind.DISPUTE if status.startswith("warning") else WebhookKind.DISPUTE_OPENED
+    if type_ == "charge.dispute.closed":
+        match dispute.get("status"):
+            case "won":
+                return WebhookKind.DISPUTE_WON
+            case "lost":
+                return WebhookKind.DISPUTE_LOST
+    return WebhookKind.DISPUTE
