@@ -77,3 +77,83 @@ def insert_reservations_stmt(rows: Sequence[tuple[object, ...]]) -> Stmt:
     return insert_rows_stmt(
         "reservations (reference, warehouse_id, sku, quantity, created_at)", rows
     )
+
+
+# ------------------------------------------------------------------ movements for orders
+
+
+async def reservation_warehouse(conn: Conn, reference: str, sku: str, quantity: int) -> str | None:
+    """The warehouse holding at least `quantity` of `sku` for `reference` (the first)."""
+    value = await conn.fetchval(
+        "SELECT warehouse_id FROM reservations WHERE reference = $1 AND sku = $2"
+        " AND quantity >= $3 ORDER BY warehouse_id LIMIT 1",
+        reference,
+        sku,
+        quantity,
+    )
+    return None if value is None else str(value)
+
+
+async def shrink_reservation(
+    conn: Conn, reference: str, warehouse_id: str, sku: str, quantity: int
+) -> bool:
+    """Take `quantity` off the reservation (the row goes when nothing is left)."""
+    taken = await conn.execute(
+        "UPDATE reservations SET quantity = quantity - $4"
+        " WHERE reference = $1 AND warehouse_id = $2 AND sku = $3 AND quantity >= $4",
+        reference,
+        warehouse_id,
+        sku,
+        quantity,
+    )
+    await conn.execute(
+        "DELETE FROM reservations WHERE reference = $1 AND warehouse_id = $2 AND sku = $3"
+        " AND quantity = 0",
+        reference,
+        warehouse_id,
+        sku,
+    )
+    return taken == 1
+
+
+async def ship(conn: Conn, warehouse_id: str, sku: str, quantity: int, now: datetime) -> bool:
+    return (
+        await conn.execute(
+            "UPDATE stock_levels SET on_hand = on_hand - $3, reserved = reserved - $3,"
+            " updated_at = $4 WHERE warehouse_id = $1 AND sku = $2"
+            " AND reserved >= $3 AND on_hand >= $3",
+            warehouse_id,
+            sku,
+            quantity,
+            now,
+        )
+        == 1
+    )
+
+
+async def unreserve(conn: Conn, warehouse_id: str, sku: str, quantity: int, now: datetime) -> bool:
+    return (
+        await conn.execute(
+            "UPDATE stock_levels SET reserved = reserved - $3, updated_at = $4"
+            " WHERE warehouse_id = $1 AND sku = $2 AND reserved >= $3",
+            warehouse_id,
+            sku,
+            quantity,
+            now,
+        )
+        == 1
+    )
+
+
+async def add_on_hand(
+    conn: Conn, warehouse_id: str, sku: str, quantity: int, now: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO stock_levels (warehouse_id, sku, on_hand, reserved, updated_at)"
+        " VALUES ($1, $2, $3, 0, $4) ON CONFLICT (warehouse_id, sku) DO UPDATE"
+        " SET on_hand = stock_levels.on_hand + excluded.on_hand, updated_at = excluded.updated_at",
+        warehouse_id,
+        sku,
+        quantity,
+        now,
+    )

@@ -103,3 +103,52 @@ async def release(conn: Conn, reference: str) -> int:
     for row in sorted(released, key=lambda r: (r["warehouse_id"], r["sku"])):
         await repository.give_back(conn, row["warehouse_id"], row["sku"], row["quantity"], now)
     return sum(int(r["quantity"]) for r in released)
+
+
+# ------------------------------------------------------------------ Movements for orders
+# Stock that leaves with an order's fulfilment, goes back on a cancellation or an edit, or
+# comes back with a return. Each is a guarded UPDATE per row in the caller's transaction;
+# a guard that fails raises `StockMismatch` and the caller's transaction rolls back.
+
+
+class StockMismatch(RuntimeError):
+    """The reservation or the stock level does not hold what the order says it does."""
+
+
+async def consume(conn: Conn, reference: str, items: Sequence[Item]) -> None:
+    """Fulfilment: `items` held for `reference` leave the warehouse (the reservation rows
+    shrink, `on_hand` and `reserved` both go down)."""
+    now = clock.utcnow()
+    for item in _merged(items):
+        warehouse = await repository.reservation_warehouse(conn, reference, item.sku, item.quantity)
+        if warehouse is None or not await repository.shrink_reservation(
+            conn, reference, warehouse, item.sku, item.quantity
+        ):
+            raise StockMismatch(f"{reference} holds fewer than {item.quantity} of {item.sku}")
+        if not await repository.ship(conn, warehouse, item.sku, item.quantity, now):
+            raise StockMismatch(f"stock of {item.sku} in {warehouse} is short")
+        # journal: record_movement(conn, warehouse, item.sku, -item.quantity, "fulfillment",
+        #   reference)
+
+
+async def release_items(conn: Conn, reference: str, items: Sequence[Item]) -> None:
+    """Cancel or edit: give back `items` held for `reference` (reservation rows shrink,
+    `reserved` goes down)."""
+    now = clock.utcnow()
+    for item in _merged(items):
+        warehouse = await repository.reservation_warehouse(conn, reference, item.sku, item.quantity)
+        if warehouse is None or not await repository.shrink_reservation(
+            conn, reference, warehouse, item.sku, item.quantity
+        ):
+            raise StockMismatch(f"{reference} holds fewer than {item.quantity} of {item.sku}")
+        if not await repository.unreserve(conn, warehouse, item.sku, item.quantity, now):
+            raise StockMismatch(f"reserved stock of {item.sku} in {warehouse} is short")
+        # journal: record_movement(conn, warehouse, item.sku, 0, "release", reference)
+
+
+async def restock(conn: Conn, warehouse_id: str, sku: str, quantity: int, reference: str) -> None:
+    """A return: `quantity` units of `sku` back on hand in `warehouse_id`."""
+    if quantity <= 0:
+        raise ValueError("restock needs a positive quantity")
+    await repository.add_on_hand(conn, warehouse_id, sku, quantity, clock.utcnow())
+    # journal: record_movement(conn, warehouse_id, sku, quantity, "return", reference)
