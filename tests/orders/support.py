@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from cartwright.checkout.resolution import placement_entries
 from cartwright.inventory import service as inventory
 from cartwright.inventory.service import Item
 from cartwright.kit import ids
 from cartwright.kit.db import Database
 from cartwright.kit.settings import Settings
+from cartwright.ledger import service as ledger
 from cartwright.orders import service as orders
 from cartwright.orders.service import NewOrder, NewOrderLine
 from cartwright.payments import service as payments
@@ -121,6 +123,7 @@ async def place(
         await conn.batch([insert])
         await conn.batch([change.statement])
         await conn.batch(placement)
+        await ledger.post(conn, placement_entries(new, change.payment))  # as the checkout does
         await conn.batch(
             inventory.reservation_writes(
                 order_id, [Item(line.sku, line.quantity) for line in new_lines]

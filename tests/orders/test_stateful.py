@@ -7,7 +7,9 @@ refunds, through the services on a real database with the fake provider,
 - the stock identities hold: available = on_hand - reserved, reserved = the reservations,
   on_hand = initial - shipped (nothing is restocked here), and an open order holds exactly
   its unfulfilled units (a canceled one nothing);
-- refunds by lines never exceed the order's total.
+- refunds by lines never exceed the order's total;
+- the ledger stays balanced: the order's entries' debits equal their credits, and the
+  provider's clearing account holds what was captured and not refunded.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from hypothesis.stateful import (
 
 from cartwright.kit import ids
 from cartwright.kit.errors import InvalidState, NotFound, ValidationFailed
+from cartwright.ledger import service as ledger
+from cartwright.ledger.service import Account
 from cartwright.orders import lifecycle_actions, payment_actions
 from cartwright.orders.lifecycle import LineQuantity
 from cartwright.payments import service as payments
@@ -186,6 +190,9 @@ def machine_for(url: str) -> type[RuleBasedStateMachine]:
                     assert held == sum(
                         line["quantity"] - line["quantity_fulfilled"] for line in of_sku
                     )
+            debits, credits, clearing = self.run(_ledger_of(self.db, self.order_id))
+            assert debits == credits
+            assert clearing == payment.amount_captured - payment.amount_refunded
             by_lines = self.run(_line_refunds(self.db, self.order_id))
             assert by_lines <= self.placed.total
             assert by_lines <= payment.amount_captured
@@ -199,6 +206,13 @@ async def _reserved(db: Any, sku: str) -> int:
             "SELECT COALESCE(SUM(quantity), 0) FROM reservations WHERE sku = $1", sku
         )
     return int(value)
+
+
+async def _ledger_of(db: Any, order_id: str) -> tuple[int, int, int]:
+    async with db.connection() as conn:
+        rows = (await ledger.balances(conn, order_id=order_id))["data"]
+        clearing = await ledger.balance_of(conn, Account.PROVIDER_CLEARING, order_id=order_id)
+    return sum(r["debits"] for r in rows), sum(r["credits"] for r in rows), clearing
 
 
 async def _line_refunds(db: Any, order_id: str) -> int:

@@ -16,6 +16,7 @@ class Scope(StrEnum):
     AUDIT_READ = "audit:read"
     CUSTOMERS_READ = "customers:read"
     CUSTOMERS_WRITE = "customers:write"
+    LEDGER_READ = "ledger:read"
     # Storefront scopes: what a publishable key can do.
     CATALOG_READ = "catalog:read"
     CARTS_WRITE = "carts:write"
