@@ -254,7 +254,7 @@ async def cancel_order(
         ok={200: OrderOut}, body=LineEditIn, idempotency="optional", problems=_MONEY_PROBLEMS
     ),
 )
-async def edit_line(
+async def edit_order_line(
     request: Request,
     order_id: str,
     line_id: str,
@@ -280,7 +280,7 @@ async def edit_line(
     "/orders/{order_id}/lines/{line_id}",
     openapi_extra=operation(ok={200: OrderOut}, idempotency="optional", problems=_MONEY_PROBLEMS),
 )
-async def remove_line(
+async def remove_order_line(
     request: Request,
     order_id: str,
     line_id: str,
