@@ -65,6 +65,9 @@ async def test_fulfilments_complete_the_order(admin: httpx.AsyncClient) -> None:
     assert fulfilled["data"]["fulfillment"]["id"] == body["id"]
     # Completed: cannot be canceled.
     assert_problem(await post(admin, f"{path}/cancel"), 409, "invalid_state")
+    audited = await admin.get("/v1/audit-events", params={"target_id": order["id"]})
+    entries = [e for e in audited.json()["data"] if e["action"] == "order.fulfilled"]
+    assert [e["changes"]["fulfillment_id"] for e in entries] == [body["id"]]
 
 
 async def test_cancel_refunds_and_releases(admin: httpx.AsyncClient) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from cartwright.audit import service as audit
 from cartwright.events import service as events
 from cartwright.events.service import Event
 from cartwright.inventory import service as inventory
@@ -201,6 +202,13 @@ async def fulfil(
     if completed is not None:
         recorded.append(Event("order.completed", order_id, view))
     await events.record(conn, recorded)
+    await audit.record(
+        conn,
+        "order.fulfilled",
+        "order",
+        order_id,
+        {"fulfillment_id": fulfillment_id, "lines": ful_lines},
+    )
     return view, fulfillment, due
 
 
@@ -239,6 +247,7 @@ async def begin_cancel(conn: Conn, order_id: str, *, recheck: timedelta) -> Row:
             return again
         require(Action.CANCEL, state_of(again))
         raise InvalidState("The order changed meanwhile; read it and try again.")
+    await audit.record(conn, "order.cancel_requested", "order", order_id, {"status": "open"})
     return row
 
 
@@ -407,6 +416,13 @@ async def edit_line(
         refund = (operation, payment)
     view = present(row, await repository.lines_of(conn, [order_id]))
     await events.record(conn, [Event("order.updated", order_id, view)])
+    await audit.record(
+        conn,
+        "order.line_changed",
+        "order",
+        order_id,
+        {"line_id": line_id, "quantity": {"from": old, "to": quantity}},
+    )
     return view, refund
 
 
@@ -466,6 +482,7 @@ async def request_return(
     row = await get_return(conn, return_id)
     view = present_return(row)
     await events.record(conn, [Event("return.requested", order_id, view)])
+    await audit.record(conn, "return.requested", "return", return_id, {"lines": ret_lines})
     return view
 
 
@@ -518,6 +535,7 @@ async def receive_return(
             )
     view = present_return(row)
     await events.record(conn, [Event("return.received", ret["order_id"], view)])
+    await audit.record(conn, "return.received", "return", return_id, {"received": view["received"]})
     return view
 
 
