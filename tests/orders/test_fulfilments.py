@@ -6,14 +6,18 @@ captures add up to the order's total exactly."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from cartwright.events import service as events
+from cartwright.kit import clock
 from cartwright.kit.db import Database
 from cartwright.kit.errors import InvalidState, ValidationFailed
-from cartwright.orders import lifecycle, lifecycle_actions
+from cartwright.orders import lifecycle, lifecycle_actions, payment_actions
 from cartwright.orders.lifecycle import LineQuantity
+from cartwright.payments import service as payments
+from cartwright.payments.connector import OperationResult, OperationStatus
 from tests.fakes.connectors import FakeConnector, Operation
 from tests.orders.support import get, payment_of, place, platform, reserved_for, stock
 
@@ -141,3 +145,31 @@ async def test_a_capture_left_behind_is_begun_by_the_worker(db: Database) -> Non
     assert len(connector.keys(Operation.CAPTURE)) == 1
     assert (await get(db, placed.order_id))["status"] == "completed"
     assert fulfillment["id"].startswith("ful_")
+
+
+async def test_a_final_capture_waits_for_one_in_flight(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first fulfilment's capture is unanswered; the last one's (final) cannot start
+    while it is in flight: the worker begins it once the first is settled."""
+    placed = await place(db, [(1_000, 2, 0)], captured=False)
+    (line,) = placed.line_ids
+    connector = FakeConnector("fake")
+    connector.script(Operation.CAPTURE, OperationResult(OperationStatus.PENDING))
+    p = platform(db, connector)
+    for _ in range(2):
+        await lifecycle_actions.fulfil(
+            p, placed.order_id, [LineQuantity(line, 1)], tracking_number=None, carrier=None
+        )
+    payment = await payment_of(db, placed.order_id)
+    assert payment.amount_captured == 0 and payment.capture_pending == 1_000
+    async with db.connection() as conn:
+        (first,) = await payments.operations_of_order(conn, placed.order_id)
+    await payment_actions._ask_and_settle(p, first, payment)  # the answer comes
+    assert (await payment_of(db, placed.order_id)).amount_captured == 1_000
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    assert await lifecycle_actions.finish_due(p) >= 1
+    payment = await payment_of(db, placed.order_id)
+    assert payment.amount_captured == 2_000 and payment.status == "captured"
+    assert (await get(db, placed.order_id))["status"] == "completed"
