@@ -82,16 +82,15 @@ def insert_reservations_stmt(rows: Sequence[tuple[object, ...]]) -> Stmt:
 # ------------------------------------------------------------------ movements for orders
 
 
-async def reservation_warehouse(conn: Conn, reference: str, sku: str, quantity: int) -> str | None:
-    """The warehouse holding at least `quantity` of `sku` for `reference` (the first)."""
-    value = await conn.fetchval(
-        "SELECT warehouse_id FROM reservations WHERE reference = $1 AND sku = $2"
-        " AND quantity >= $3 ORDER BY warehouse_id LIMIT 1",
+async def reservations_of(conn: Conn, reference: str, sku: str) -> list[tuple[str, int]]:
+    """(warehouse, units) held for `reference` of `sku`, in warehouse order."""
+    rows = await conn.fetch(
+        "SELECT warehouse_id, quantity FROM reservations WHERE reference = $1 AND sku = $2"
+        " AND quantity > 0 ORDER BY warehouse_id",
         reference,
         sku,
-        quantity,
     )
-    return None if value is None else str(value)
+    return [(str(r["warehouse_id"]), int(r["quantity"])) for r in rows]
 
 
 async def shrink_reservation(

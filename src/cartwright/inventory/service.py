@@ -115,20 +115,34 @@ class StockMismatch(RuntimeError):
     """The reservation or the stock level does not hold what the order says it does."""
 
 
+async def _take_held(conn: Conn, reference: str, item: Item) -> list[tuple[str, int]]:
+    """Take `item` off the reservations of `reference`, warehouse by warehouse (a
+    reservation may span several): the (warehouse, units) taken from each."""
+    taken: list[tuple[str, int]] = []
+    left = item.quantity
+    for warehouse, held in await repository.reservations_of(conn, reference, item.sku):
+        if left == 0:
+            break
+        units = min(held, left)
+        if not await repository.shrink_reservation(conn, reference, warehouse, item.sku, units):
+            raise StockMismatch(f"the reservation of {item.sku} for {reference} changed")
+        taken.append((warehouse, units))
+        left -= units
+    if left:
+        raise StockMismatch(f"{reference} holds fewer than {item.quantity} of {item.sku}")
+    return taken
+
+
 async def consume(conn: Conn, reference: str, items: Sequence[Item]) -> None:
     """Fulfilment: `items` held for `reference` leave the warehouse (the reservation rows
     shrink, `on_hand` and `reserved` both go down)."""
     now = clock.utcnow()
     for item in _merged(items):
-        warehouse = await repository.reservation_warehouse(conn, reference, item.sku, item.quantity)
-        if warehouse is None or not await repository.shrink_reservation(
-            conn, reference, warehouse, item.sku, item.quantity
-        ):
-            raise StockMismatch(f"{reference} holds fewer than {item.quantity} of {item.sku}")
-        if not await repository.ship(conn, warehouse, item.sku, item.quantity, now):
-            raise StockMismatch(f"stock of {item.sku} in {warehouse} is short")
-        # journal: record_movement(conn, warehouse, item.sku, -item.quantity, "fulfillment",
-        #   reference)
+        for warehouse, units in await _take_held(conn, reference, item):
+            if not await repository.ship(conn, warehouse, item.sku, units, now):
+                raise StockMismatch(f"stock of {item.sku} in {warehouse} is short")
+            # journal: record_movement(conn, warehouse, item.sku, -units, "fulfillment",
+            #   reference)
 
 
 async def release_items(conn: Conn, reference: str, items: Sequence[Item]) -> None:
@@ -136,14 +150,10 @@ async def release_items(conn: Conn, reference: str, items: Sequence[Item]) -> No
     `reserved` goes down)."""
     now = clock.utcnow()
     for item in _merged(items):
-        warehouse = await repository.reservation_warehouse(conn, reference, item.sku, item.quantity)
-        if warehouse is None or not await repository.shrink_reservation(
-            conn, reference, warehouse, item.sku, item.quantity
-        ):
-            raise StockMismatch(f"{reference} holds fewer than {item.quantity} of {item.sku}")
-        if not await repository.unreserve(conn, warehouse, item.sku, item.quantity, now):
-            raise StockMismatch(f"reserved stock of {item.sku} in {warehouse} is short")
-        # journal: record_movement(conn, warehouse, item.sku, 0, "release", reference)
+        for warehouse, units in await _take_held(conn, reference, item):
+            if not await repository.unreserve(conn, warehouse, item.sku, units, now):
+                raise StockMismatch(f"reserved stock of {item.sku} in {warehouse} is short")
+            # journal: record_movement(conn, warehouse, item.sku, 0, "release", reference)
 
 
 async def restock(conn: Conn, warehouse_id: str, sku: str, quantity: int, reference: str) -> None:
