@@ -103,6 +103,14 @@ RULES: dict[str, Rule] = {
     "void_payment": Rule("secret", "orders:write"),
     "refund_order": Rule("secret", "orders:write"),
     "list_refunds": Rule("secret", "orders:read"),
+    "create_fulfillment": Rule("secret", "orders:write"),
+    "list_fulfillments": Rule("secret", "orders:read"),
+    "cancel_order": Rule("secret", "orders:write"),
+    "edit_order_line": Rule("secret", "orders:write"),
+    "remove_order_line": Rule("secret", "orders:write"),
+    "request_return": Rule("secret", "orders:write"),
+    "receive_return": Rule("secret", "orders:write"),
+    "refund_return": Rule("secret", "orders:write"),
     "provider_webhook": Rule("provider"),
     "me": Rule("me"),
     "my_orders": Rule("me"),
@@ -133,6 +141,9 @@ class Targets:
     order_guest: str
     token_guest: str
     token_other: str
+    # A return requested of a captured order with one unit fulfilled, and its line.
+    return_id: str
+    return_line: str
     order_a: str
     token_a: str
     key_get: str
@@ -230,6 +241,11 @@ async def placed(
     return order["id"], order["access_token"]
 
 
+def order_line(order_id: str) -> str:
+    """The id of the order's first line (`orders.service` derives it from the order's)."""
+    return order_id.replace("ord_", "oli_", 1) + "_0"
+
+
 async def build(server: Server, admin: httpx.AsyncClient, idp: IdentityProvider) -> Targets:
     document = await ok(await admin.get("/openapi.json"))
     operations: dict[str, tuple[str, str, bool]] = {}
@@ -263,6 +279,11 @@ async def build(server: Server, admin: httpx.AsyncClient, idp: IdentityProvider)
     order_guest, token_guest = await placed(c, guest, sku, "tok_3ds_required")
     _, token_other = await placed(c, guest, sku, "tok_visa")
     order_a, token_a = await placed(c, as_a, sku, "tok_3ds_required")
+    order_returned, _ = await placed(c, guest, sku, "tok_visa")
+    return_line = order_line(order_returned)
+    one = {"lines": [{"line_id": return_line, "quantity": 1}]}
+    await ok(await c.post(f"/v1/orders/{order_returned}/fulfillments", json=one), 201)
+    returned = await ok(await c.post(f"/v1/orders/{order_returned}/returns", json=one), 201)
     targets = Targets(
         operations=operations,
         sku=sku,
@@ -286,6 +307,8 @@ async def build(server: Server, admin: httpx.AsyncClient, idp: IdentityProvider)
         token_other=token_other,
         order_a=order_a,
         token_a=token_a,
+        return_id=returned["id"],
+        return_line=return_line,
         key_get=(await new_key(admin, "publishable"))["id"],
         key_revoke=(await new_key(admin, "publishable"))["id"],
         key_roll=(await new_key(admin, "secret", ["api_keys:write"]))["id"],
@@ -328,6 +351,12 @@ def valid_body(op_id: str, t: Targets) -> Any:
         "capture_order": {"amount": 1},
         "void_payment": None,
         "refund_order": {"amount": 1, "reason": "matrix"},
+        "create_fulfillment": {"lines": [{"line_id": order_line(t.order_guest), "quantity": 1}]},
+        "edit_order_line": {"quantity": 0},
+        "request_return": {"lines": [{"line_id": order_line(t.order_guest), "quantity": 1}]},
+        "receive_return": {"lines": [{"line_id": t.return_line, "quantity": 1, "restock": True}]},
+        "refund_return": None,
+        "cancel_order": None,
     }
     return bodies.get(op_id)
 
@@ -336,6 +365,8 @@ def url(op_id: str, t: Targets) -> str:
     _, path, _ = t.operations[op_id]
     cart = {"checkout": t.cart_checkout_a, "remove_line": t.cart_remove_a}.get(op_id, t.cart_a)
     line = t.line_remove_a if op_id == "remove_line" else t.line_a
+    if op_id in ("edit_order_line", "remove_order_line"):
+        line = order_line(t.order_guest)
     key = {"revoke_key": t.key_revoke, "roll_key": t.key_roll}.get(op_id, t.key_get)
     customer = t.customer_erase if op_id == "erase_customer" else t.customer_a
     values = {
@@ -348,6 +379,7 @@ def url(op_id: str, t: Targets) -> str:
         "product_id": t.product_id,
         "provider": "sandbox",
         "warehouse_id": "wh_default",
+        "return_id": t.return_id,
     }
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)
@@ -474,7 +506,16 @@ async def call(
 
 # Operations on money whose owner may be told the payment's state does not allow them (the
 # order of the matrix is paid and captured at checkout): authorization let them through.
-_DECIDED_BY_STATE = {"capture_order", "void_payment"}
+# The lifecycle's routes run on that order as the others leave it (a cancellation before its
+# payment is confirmed, an edit after a fulfilment): the state decides those too.
+_DECIDED_BY_STATE = {
+    "capture_order",
+    "void_payment",
+    "cancel_order",
+    "edit_order_line",
+    "remove_order_line",
+    "request_return",
+}
 
 
 async def test_every_route_has_a_rule(targets: Targets) -> None:

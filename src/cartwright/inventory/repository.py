@@ -324,3 +324,82 @@ async def advance_cursor(conn: Conn, name: str, position: datetime) -> None:
         name,
         position,
     )
+
+
+# ------------------------------------------------------------------ movements for orders
+
+
+async def reservations_of(conn: Conn, reference: str, sku: str) -> list[tuple[str, int]]:
+    """(warehouse, units) held for `reference` of `sku`, in warehouse order."""
+    rows = await conn.fetch(
+        "SELECT warehouse_id, quantity FROM reservations WHERE reference = $1 AND sku = $2"
+        " AND quantity > 0 ORDER BY warehouse_id",
+        reference,
+        sku,
+    )
+    return [(str(r["warehouse_id"]), int(r["quantity"])) for r in rows]
+
+
+async def shrink_reservation(
+    conn: Conn, reference: str, warehouse_id: str, sku: str, quantity: int
+) -> bool:
+    """Take `quantity` off the reservation (the row goes when nothing is left)."""
+    taken = await conn.execute(
+        "UPDATE reservations SET quantity = quantity - $4"
+        " WHERE reference = $1 AND warehouse_id = $2 AND sku = $3 AND quantity >= $4",
+        reference,
+        warehouse_id,
+        sku,
+        quantity,
+    )
+    await conn.execute(
+        "DELETE FROM reservations WHERE reference = $1 AND warehouse_id = $2 AND sku = $3"
+        " AND quantity = 0",
+        reference,
+        warehouse_id,
+        sku,
+    )
+    return taken == 1
+
+
+async def ship(conn: Conn, warehouse_id: str, sku: str, quantity: int, now: datetime) -> bool:
+    return (
+        await conn.execute(
+            "UPDATE stock_levels SET on_hand = on_hand - $3, reserved = reserved - $3,"
+            " updated_at = $4 WHERE warehouse_id = $1 AND sku = $2"
+            " AND reserved >= $3 AND on_hand >= $3",
+            warehouse_id,
+            sku,
+            quantity,
+            now,
+        )
+        == 1
+    )
+
+
+async def unreserve(conn: Conn, warehouse_id: str, sku: str, quantity: int, now: datetime) -> bool:
+    return (
+        await conn.execute(
+            "UPDATE stock_levels SET reserved = reserved - $3, updated_at = $4"
+            " WHERE warehouse_id = $1 AND sku = $2 AND reserved >= $3",
+            warehouse_id,
+            sku,
+            quantity,
+            now,
+        )
+        == 1
+    )
+
+
+async def restock_on_hand(
+    conn: Conn, warehouse_id: str, sku: str, quantity: int, now: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO stock_levels (warehouse_id, sku, on_hand, reserved, updated_at)"
+        " VALUES ($1, $2, $3, 0, $4) ON CONFLICT (warehouse_id, sku) DO UPDATE"
+        " SET on_hand = stock_levels.on_hand + excluded.on_hand, updated_at = excluded.updated_at",
+        warehouse_id,
+        sku,
+        quantity,
+        now,
+    )

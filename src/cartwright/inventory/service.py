@@ -622,3 +622,83 @@ async def release(conn: Conn, reference: str) -> int:
         ],
     )
     return sum(int(r["quantity"]) for r in released)
+
+
+# ------------------------------------------------------------------ Movements for orders
+# Stock that leaves with an order's fulfilment, goes back on a cancellation or an edit, or
+# comes back with a return. Each is a guarded UPDATE per row in the caller's transaction;
+# a guard that fails raises `StockMismatch` and the caller's transaction rolls back.
+
+
+class StockMismatch(RuntimeError):
+    """The reservation or the stock level does not hold what the order says it does."""
+
+
+async def _take_held(conn: Conn, reference: str, item: Item) -> list[tuple[str, int]]:
+    """Take `item` off the reservations of `reference`, warehouse by warehouse (a
+    reservation may span several): the (warehouse, units) taken from each."""
+    taken: list[tuple[str, int]] = []
+    left = item.quantity
+    for warehouse, held in await repository.reservations_of(conn, reference, item.sku):
+        if left == 0:
+            break
+        units = min(held, left)
+        if not await repository.shrink_reservation(conn, reference, warehouse, item.sku, units):
+            raise StockMismatch(f"the reservation of {item.sku} for {reference} changed")
+        taken.append((warehouse, units))
+        left -= units
+    if left:
+        raise StockMismatch(f"{reference} holds fewer than {item.quantity} of {item.sku}")
+    return taken
+
+
+async def consume(conn: Conn, reference: str, items: Sequence[Item]) -> None:
+    """Fulfilment: `items` held for `reference` leave the warehouse (the reservation rows
+    shrink, `on_hand` and `reserved` both go down)."""
+    now = clock.utcnow()
+    for item in _merged(items):
+        for warehouse, units in await _take_held(conn, reference, item):
+            if not await repository.ship(conn, warehouse, item.sku, units, now):
+                raise StockMismatch(f"stock of {item.sku} in {warehouse} is short")
+            await record_movement(
+                conn,
+                warehouse,
+                item.sku,
+                reason=MovementReason.SHIPPED,
+                delta_on_hand=-units,
+                delta_reserved=-units,
+                reference=reference,
+            )
+
+
+async def release_items(conn: Conn, reference: str, items: Sequence[Item]) -> None:
+    """Cancel or edit: give back `items` held for `reference` (reservation rows shrink,
+    `reserved` goes down)."""
+    now = clock.utcnow()
+    for item in _merged(items):
+        for warehouse, units in await _take_held(conn, reference, item):
+            if not await repository.unreserve(conn, warehouse, item.sku, units, now):
+                raise StockMismatch(f"reserved stock of {item.sku} in {warehouse} is short")
+            await record_movement(
+                conn,
+                warehouse,
+                item.sku,
+                reason=MovementReason.RELEASED,
+                delta_reserved=-units,
+                reference=reference,
+            )
+
+
+async def restock(conn: Conn, warehouse_id: str, sku: str, quantity: int, reference: str) -> None:
+    """A return: `quantity` units of `sku` back on hand in `warehouse_id`."""
+    if quantity <= 0:
+        raise ValueError("restock needs a positive quantity")
+    await repository.restock_on_hand(conn, warehouse_id, sku, quantity, clock.utcnow())
+    await record_movement(
+        conn,
+        warehouse_id,
+        sku,
+        reason=MovementReason.RESTOCKED,
+        delta_on_hand=quantity,
+        reference=reference,
+    )

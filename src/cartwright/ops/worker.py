@@ -18,7 +18,7 @@ from cartwright.checkout import service as checkout
 from cartwright.idempotency import service as idempotency
 from cartwright.inventory import service as inventory
 from cartwright.kit import metrics
-from cartwright.orders import payment_actions
+from cartwright.orders import lifecycle_actions, payment_actions
 from cartwright.payments import service as payments
 from cartwright.platform import Platform
 
@@ -64,6 +64,7 @@ JOBS: tuple[tuple[str, Callable[[Platform], Awaitable[int]], int], ...] = (
     # (name, job, run every N polls)
     ("payment_recovery", checkout.recover_due, 1),
     ("payment_operations", payment_actions.settle_due, 1),
+    ("order_lifecycle", lifecycle_actions.finish_due, 1),
     ("idempotency_purge", _purge_idempotency_keys, 600),
     ("cart_purge", _purge_abandoned_carts, 600),
     ("payment_gauges", _count_unknown_payments, 5),

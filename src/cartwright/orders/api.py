@@ -5,19 +5,31 @@ from starlette.responses import Response
 
 from cartwright.access.scopes import Scope
 from cartwright.access.service import Principal
+from cartwright.kit import ids
+from cartwright.kit.db import Conn
 from cartwright.kit.errors import InvalidState, ProviderUnavailable, ValidationFailed
-from cartwright.orders import payment_actions, service
+from cartwright.orders import lifecycle, lifecycle_actions, payment_actions, service
+from cartwright.orders.lifecycle import LineQuantity
 from cartwright.orders.schemas import (
     CaptureIn,
+    FulfillmentIn,
+    FulfillmentList,
+    FulfillmentOut,
+    LineEditIn,
+    LineQuantityIn,
     OrderOut,
     OrderPage,
+    ReceiveIn,
+    RefundedReturnOut,
     RefundIn,
     RefundList,
     RefundOut,
+    ReturnIn,
+    ReturnOut,
 )
-from cartwright.web.body import optional_json_body
+from cartwright.web.body import json_body, optional_json_body
 from cartwright.web.deps import Page, Shopper, page, platform, requires, shopper
-from cartwright.web.idempotent import derived_id, run_idempotent_steps
+from cartwright.web.idempotent import derived_id, run_idempotent, run_idempotent_steps
 from cartwright.web.openapi import CUSTOMER_TOKEN, LIST_PARAMS, ORDER_TOKEN, operation
 from cartwright.web.responses import json_response
 
@@ -137,6 +149,14 @@ async def refund_order(
     until the provider confirms). More than is left to refund is 409 `invalid_state`."""
 
     async def work() -> tuple[int, object]:
+        if data.lines is not None:
+            return await lifecycle_actions.refund_lines(
+                platform(request),
+                order_id,
+                _lines(data.lines),
+                operation_id=derived_id(request, "re"),
+                reason=data.reason,
+            )
         return await payment_actions.refund(
             platform(request),
             order_id,
@@ -155,3 +175,189 @@ async def list_refunds(
     async with platform(request).db.connection() as conn:
         await service.get_order(conn, order_id)
         return json_response({"data": await payment_actions.refunds_of(conn, order_id)})
+
+
+def _lines(lines: list[LineQuantityIn]) -> list[LineQuantity]:
+    return [LineQuantity(line.line_id, line.quantity) for line in lines]
+
+
+def _operation_id(request: Request, prefix: str) -> str:
+    """Derived from the Idempotency-Key when there is one (a retry resumes the same
+    operation), else new."""
+    if request.headers.get("idempotency-key"):
+        return derived_id(request, prefix)
+    return ids.new_id(prefix)
+
+
+@router.post(
+    "/orders/{order_id}/fulfillments",
+    status_code=201,
+    openapi_extra=operation(
+        ok={201: FulfillmentOut},
+        body=FulfillmentIn,
+        idempotency="optional",
+        problems=[InvalidState, ValidationFailed],
+    ),
+)
+async def create_fulfillment(
+    request: Request,
+    order_id: str,
+    _: Principal = Depends(requires(Scope.ORDERS_WRITE)),
+    data: FulfillmentIn = Depends(json_body(FulfillmentIn)),
+) -> Response:
+    """Ship units of the order's lines: their stock leaves, `fulfillment_status` moves on.
+    With capture on fulfilment, their value is captured afterwards. More units than are
+    left to fulfil is 409 `invalid_state`; an unknown line 422."""
+
+    async def work() -> tuple[int, object]:
+        return await lifecycle_actions.fulfil(
+            platform(request),
+            order_id,
+            _lines(data.lines),
+            tracking_number=data.tracking_number,
+            carrier=data.carrier,
+        )
+
+    return await run_idempotent_steps(request, work)
+
+
+@router.get("/orders/{order_id}/fulfillments", openapi_extra=operation(ok={200: FulfillmentList}))
+async def list_fulfillments(
+    request: Request, order_id: str, _: Principal = Depends(requires(Scope.ORDERS_READ))
+) -> Response:
+    async with platform(request).db.connection() as conn:
+        return json_response({"data": await lifecycle.fulfillments_of(conn, order_id)})
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    openapi_extra=operation(
+        ok={200: OrderOut, 202: OrderOut}, idempotency="required", problems=_MONEY_PROBLEMS
+    ),
+)
+async def cancel_order(
+    request: Request, order_id: str, _: Principal = Depends(requires(Scope.ORDERS_WRITE))
+) -> Response:
+    """Cancel an order of which nothing was fulfilled: what is authorized is voided, what
+    is captured refunded, the stock released. 200 with the `canceled` order, or 202 while
+    the provider's answers are awaited (the worker finishes it)."""
+
+    async def work() -> tuple[int, object]:
+        return await lifecycle_actions.cancel(platform(request), order_id)
+
+    return await run_idempotent_steps(request, work, required=True)
+
+
+@router.patch(
+    "/orders/{order_id}/lines/{line_id}",
+    openapi_extra=operation(
+        ok={200: OrderOut}, body=LineEditIn, idempotency="optional", problems=_MONEY_PROBLEMS
+    ),
+)
+async def edit_order_line(
+    request: Request,
+    order_id: str,
+    line_id: str,
+    _: Principal = Depends(requires(Scope.ORDERS_WRITE)),
+    data: LineEditIn = Depends(json_body(LineEditIn)),
+) -> Response:
+    """Lower a line before anything ships (a higher quantity is 409: it would need a new
+    authorization)."""
+
+    async def work() -> tuple[int, object]:
+        return await lifecycle_actions.edit_line(
+            platform(request),
+            order_id,
+            line_id,
+            data.quantity,
+            operation_id=_operation_id(request, "ed"),
+        )
+
+    return await run_idempotent_steps(request, work)
+
+
+@router.delete(
+    "/orders/{order_id}/lines/{line_id}",
+    openapi_extra=operation(ok={200: OrderOut}, idempotency="optional", problems=_MONEY_PROBLEMS),
+)
+async def remove_order_line(
+    request: Request,
+    order_id: str,
+    line_id: str,
+    _: Principal = Depends(requires(Scope.ORDERS_WRITE)),
+) -> Response:
+    """Remove a line before anything ships (the order's only line: cancel it instead)."""
+
+    async def work() -> tuple[int, object]:
+        return await lifecycle_actions.edit_line(
+            platform(request), order_id, line_id, 0, operation_id=_operation_id(request, "ed")
+        )
+
+    return await run_idempotent_steps(request, work)
+
+
+@router.post(
+    "/orders/{order_id}/returns",
+    status_code=201,
+    openapi_extra=operation(
+        ok={201: ReturnOut},
+        body=ReturnIn,
+        idempotency="optional",
+        problems=[InvalidState, ValidationFailed],
+    ),
+)
+async def request_return(
+    request: Request,
+    order_id: str,
+    _: Principal = Depends(requires(Scope.ORDERS_WRITE)),
+    data: ReturnIn = Depends(json_body(ReturnIn)),
+) -> Response:
+    """Ask back fulfilled units (`requested`); each unit can be returned once."""
+
+    async def work(conn: Conn) -> tuple[int, object]:
+        return 201, await lifecycle.request_return(
+            conn, order_id, _lines(data.lines), reason=data.reason
+        )
+
+    return await run_idempotent(request, work)
+
+
+@router.post(
+    "/returns/{return_id}/receive",
+    openapi_extra=operation(
+        ok={200: ReturnOut},
+        body=ReceiveIn,
+        idempotency="optional",
+        problems=[InvalidState, ValidationFailed],
+    ),
+)
+async def receive_return(
+    request: Request,
+    return_id: str,
+    _: Principal = Depends(requires(Scope.ORDERS_WRITE)),
+    data: ReceiveIn = Depends(json_body(ReceiveIn)),
+) -> Response:
+    """The goods arrived (`received`); `restock: true` puts units back on hand."""
+    received = [LineQuantity(r.line_id, r.quantity, r.restock) for r in data.lines]
+
+    async def work(conn: Conn) -> tuple[int, object]:
+        return 200, await lifecycle.receive_return(conn, return_id, received)
+
+    return await run_idempotent(request, work)
+
+
+@router.post(
+    "/returns/{return_id}/refund",
+    openapi_extra=operation(
+        ok={200: RefundedReturnOut}, idempotency="optional", problems=_MONEY_PROBLEMS
+    ),
+)
+async def refund_return(
+    request: Request, return_id: str, _: Principal = Depends(requires(Scope.ORDERS_WRITE))
+) -> Response:
+    """Refund the units received, at their allocated value (`refunded`)."""
+
+    async def work() -> tuple[int, object]:
+        return await lifecycle_actions.refund_return(platform(request), return_id)
+
+    return await run_idempotent_steps(request, work)

@@ -1,6 +1,14 @@
 import sqlalchemy as sa
 
-from cartwright.kit.schema import Json, Serial, metadata, money_columns, timestamps
+from cartwright.kit.schema import (
+    Json,
+    Serial,
+    Timestamp,
+    id_column,
+    metadata,
+    money_columns,
+    timestamps,
+)
 
 orders = sa.Table(
     "orders",
@@ -27,6 +35,10 @@ orders = sa.Table(
     # The payment's latest dispute as the order shows it (`{id, status, amount, reason}`).
     sa.Column("dispute", Json, nullable=True),
     sa.Index("ix_orders_customer_id_id", "customer_id", "id"),
+    # A cancellation begun (the order takes nothing but finishing it), and when the worker
+    # next looks at it if its request did not finish it (ADR 0017).
+    sa.Column("cancel_requested_at", Timestamp, nullable=True),
+    sa.Column("cancel_check_at", Timestamp, nullable=True),
 )
 
 order_lines = sa.Table(
@@ -41,4 +53,49 @@ order_lines = sa.Table(
     sa.Column("quantity", sa.BigInteger, nullable=False),
     *money_columns("unit_price", "subtotal", "tax", "total"),
     sa.Column("quantity_fulfilled", sa.BigInteger, nullable=False, server_default="0"),
+    # Units refunded by lines (refunds in flight included) and asked back by returns.
+    sa.Column("quantity_refunded", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("quantity_returned", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+# Goods sent for an order. With capture on fulfilment, the value of what was sent is
+# captured after the fulfilment commits (`capture_status` pending until the capture is
+# begun: the worker resumes it if the process died first).
+fulfillments = sa.Table(
+    "fulfillments",
+    metadata,
+    id_column(),
+    sa.Column("order_id", sa.String(64), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("lines", Json, nullable=False),
+    sa.Column("tracking_number", sa.String(200), nullable=True),
+    sa.Column("carrier", sa.String(100), nullable=True),
+    sa.Column("capture_status", sa.String(16), nullable=False),  # none, pending, begun
+    *money_columns("capture_amount"),
+    sa.Column("capture_final", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("capture_check_at", Timestamp, nullable=True),
+    *timestamps(),
+)
+
+# Units a refund by lines took, per refund operation: given back if the refund fails.
+order_refund_units = sa.Table(
+    "order_refund_units",
+    metadata,
+    sa.Column("operation_id", sa.String(64), primary_key=True),
+    sa.Column("line_id", sa.String(64), primary_key=True),
+    sa.Column("order_id", sa.String(64), nullable=False),
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+)
+
+# Goods a shopper sends back: requested, received (some restocked), refunded.
+order_returns = sa.Table(
+    "order_returns",
+    metadata,
+    id_column(),
+    sa.Column("order_id", sa.String(64), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("lines", Json, nullable=False),
+    sa.Column("received", Json, nullable=True),
+    sa.Column("reason", sa.String(500), nullable=True),
+    sa.Column("refund_id", sa.String(64), nullable=True),
+    *timestamps(),
 )

@@ -33,8 +33,9 @@ from cartwright.kit import clock, ids, metrics
 from cartwright.kit.db import Conn
 from cartwright.kit.errors import InvalidState, NotFound, ProviderUnavailable
 from cartwright.ledger import service as ledger
-from cartwright.orders import repository
+from cartwright.orders import lifecycle, repository
 from cartwright.orders import service as orders
+from cartwright.orders.state import Action, require
 from cartwright.payments import service as payments
 from cartwright.payments.connector import (
     CaptureRequest,
@@ -61,7 +62,7 @@ async def capture(
     """Capture `amount` (default: all that is left) of the order's authorization: 200 with
     the order when the provider captured it, 202 while its answer is awaited."""
     operation, payment = await _begin(
-        p, order_id, OperationKind.CAPTURE, operation_id, amount, final=final
+        p, order_id, OperationKind.CAPTURE, operation_id, amount, final=final, action=Action.CAPTURE
     )
     settled = await _ask_and_settle(p, operation, payment)
     return await _answer(p, order_id, operation, settled)
@@ -81,7 +82,7 @@ async def refund(
     """Refund `amount` (default: all that was captured and not refunded): 201 with the
     refund, `pending` while the provider's answer is awaited."""
     operation, payment = await _begin(
-        p, order_id, OperationKind.REFUND, operation_id, amount, reason=reason
+        p, order_id, OperationKind.REFUND, operation_id, amount, reason=reason, action=Action.REFUND
     )
     final = await _settled(p, operation, await _ask_and_settle(p, operation, payment))
     return 201, final.present()
@@ -123,10 +124,30 @@ async def _begin(
     *,
     final: bool = False,
     reason: str | None = None,
+    action: Action | None = None,
 ) -> tuple[Operation, Payment]:
     async with p.db.transaction() as conn:
-        await orders.get_order(conn, order_id)  # 404 before anything else
+        order = await lifecycle.order_row(conn, order_id)  # 404 before anything else
         payment = await payments.payment_of_order(conn, order_id)
+        if action is not None and await payments.get_operation(conn, operation_id) is None:
+            require(action, lifecycle.state_of(order))
+        if kind is OperationKind.CAPTURE:
+            # An order lowered by an edit may capture its new total only: what is asked
+            # for by default, with the rest of the authorization released (ADR 0017).
+            capturable = int(order["total"]) - payment.amount_captured - payment.capture_pending
+            if capturable < payments.remainder(payment, kind):
+                if amount is None:
+                    amount, final = capturable, True
+                elif amount > capturable:
+                    raise InvalidState(
+                        f"The order's total leaves {capturable} to capture; asked {amount}.",
+                        extensions={
+                            "available": {
+                                "amount": max(capturable, 0),
+                                "currency": payment.currency,
+                            }
+                        },
+                    )
         operation = await payments.begin_operation(
             conn,
             payment,
@@ -213,9 +234,16 @@ async def settle(
     )
     if row is None:  # money given back for a checkout that never became an order
         log.info("payment operation settled without an order", operation_id=operation.id)
-    await ledger.post(conn, operation_entries(settled, placed=row is not None))
-    if settled.events:
-        await events.record(conn, settled.events)
+    given = settled.operation.breakdown  # a refund by lines, an edit's, a cancellation's
+    breakdown = ledger.RefundBreakdown(**given) if given is not None else None
+    await ledger.post(conn, operation_entries(settled, placed=row is not None, breakdown=breakdown))
+    recorded = list(settled.events)
+    if settled.operation.status is OperationStatus.FAILED:
+        await lifecycle.refund_failed(conn, settled.operation)
+    elif row is not None:
+        recorded += await lifecycle.complete_if_done(conn, operation.order_id)
+    if recorded:
+        await events.record(conn, recorded)
     metrics.payment_operations.labels(operation.kind.value, settled.operation.status.value).inc()
     return settled
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from cartwright.kit.fields import Integer, ListPage, MoneyOut, optional_text
 
@@ -88,9 +88,91 @@ class CaptureIn(BaseModel):
     final: bool = False
 
 
+class LineQuantityIn(BaseModel):
+    line_id: Annotated[str, Field(min_length=1, max_length=64)]
+    quantity: Annotated[Integer, Field(ge=1, le=1_000_000)]
+
+
+_LINES = Field(min_length=1, max_length=100)
+
+
 class RefundIn(BaseModel):
+    """An `amount`, or `lines` whose units are refunded at their allocated value (not
+    both); neither: all that is left."""
+
     amount: Annotated[Integer, Field(ge=1, le=10**12)] | None = None
+    lines: Annotated[list[LineQuantityIn], _LINES] | None = None
     reason: Annotated[str, optional_text(500)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RefundIn:
+        if self.amount is not None and self.lines is not None:
+            raise ValueError("give either amount or lines, not both")
+        return self
+
+
+class FulfillmentIn(BaseModel):
+    lines: Annotated[list[LineQuantityIn], _LINES]
+    tracking_number: Annotated[str, optional_text(200)] | None = None
+    carrier: Annotated[str, optional_text(100)] | None = None
+
+
+class FulfillmentLineOut(BaseModel):
+    line_id: str
+    quantity: int
+
+
+class FulfillmentOut(BaseModel):
+    id: str
+    order_id: str
+    lines: list[FulfillmentLineOut]
+    tracking_number: str | None
+    carrier: str | None
+    created_at: datetime
+
+
+class FulfillmentList(BaseModel):
+    data: list[FulfillmentOut]
+
+
+class LineEditIn(BaseModel):
+    """A lower quantity (0 removes the line); a higher one is 409."""
+
+    quantity: Annotated[Integer, Field(ge=0, le=1_000_000)]
+
+
+class ReturnIn(BaseModel):
+    lines: Annotated[list[LineQuantityIn], _LINES]
+    reason: Annotated[str, optional_text(500)] | None = None
+
+
+class ReceivedLineIn(BaseModel):
+    line_id: Annotated[str, Field(min_length=1, max_length=64)]
+    quantity: Annotated[Integer, Field(ge=0, le=1_000_000)]
+    restock: bool
+
+
+class ReceiveIn(BaseModel):
+    lines: Annotated[list[ReceivedLineIn], _LINES]
+
+
+class ReceivedLineOut(BaseModel):
+    line_id: str
+    quantity: int
+    restock: bool
+
+
+class ReturnOut(BaseModel):
+    id: str
+    object: str
+    order_id: str
+    status: str
+    lines: list[FulfillmentLineOut]
+    received: list[ReceivedLineOut] | None
+    reason: str | None
+    refund_id: str | None
+    created_at: datetime
+    updated_at: datetime
 
 
 class RefundOut(BaseModel):
@@ -103,7 +185,13 @@ class RefundOut(BaseModel):
     reason: str | None
     failure_code: str | None
     created_at: datetime
+    # What the refund gives back, when it was made by lines (or by an edit or a return).
+    breakdown: dict[str, MoneyOut] | None = None
 
 
 class RefundList(BaseModel):
     data: list[RefundOut]
+
+
+class RefundedReturnOut(ReturnOut):
+    refund: RefundOut | None

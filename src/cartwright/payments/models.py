@@ -55,6 +55,8 @@ payment_operations = sa.Table(
     # When the janitor next asks about a pending operation.
     sa.Column("next_check_at", Timestamp, nullable=True),
     *timestamps(),
+    # What a refund gives back: {goods, discount, shipping, tax} (None: an amount alone).
+    sa.Column("breakdown", Json, nullable=True),
     sa.Index(
         "ix_payment_operations_pending",
         "next_check_at",

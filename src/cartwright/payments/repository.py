@@ -99,7 +99,7 @@ async def unknown_summary(conn: Conn) -> tuple[int, datetime | None]:
 
 OPERATION_COLUMNS = (
     "id, payment_id, order_id, kind, status, currency, amount, final, reason,"
-    " provider_reference, failure_code, next_check_at, created_at, updated_at"
+    " provider_reference, failure_code, next_check_at, created_at, updated_at, breakdown"
 )
 
 # Reserve an amount for an operation about to be asked of the provider. Each is one guarded
@@ -195,11 +195,12 @@ async def insert_operation(
     reason: str | None,
     next_check_at: datetime,
     now: datetime,
+    breakdown: str | None = None,
 ) -> None:
     await conn.execute(
         "INSERT INTO payment_operations (id, payment_id, order_id, kind, status, currency,"
-        " amount, final, reason, next_check_at, created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $10)",
+        " amount, final, reason, next_check_at, created_at, updated_at, breakdown)"
+        " VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $10, $11)",
         operation_id,
         payment_id,
         order_id,
@@ -210,6 +211,7 @@ async def insert_operation(
         reason,
         next_check_at,
         now,
+        breakdown,
     )
 
 

@@ -321,9 +321,12 @@ class Operation:
     provider_reference: str | None
     failure_code: str | None
     created_at: datetime
+    # A refund's {goods, discount, shipping, tax} when the caller gave one (refunds by lines).
+    breakdown: dict[str, int] | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> Operation:
+        breakdown = row["breakdown"]
         return cls(
             id=row["id"],
             payment_id=row["payment_id"],
@@ -337,6 +340,7 @@ class Operation:
             provider_reference=row["provider_reference"],
             failure_code=row["failure_code"],
             created_at=row["created_at"],
+            breakdown=orjson.loads(breakdown) if isinstance(breakdown, str | bytes) else breakdown,
         )
 
     def present(self) -> dict[str, Any]:
@@ -350,6 +354,13 @@ class Operation:
             "reason": self.reason,
             "failure_code": self.failure_code,
             "created_at": clock.isoformat(self.created_at),
+            "breakdown": (
+                None
+                if self.breakdown is None
+                else {
+                    k: {"amount": v, "currency": self.currency} for k, v in self.breakdown.items()
+                }
+            ),
         }
 
 
@@ -395,6 +406,7 @@ async def begin_operation(
     final: bool = False,
     reason: str | None = None,
     check_after: timedelta,
+    breakdown: dict[str, int] | None = None,
 ) -> Operation:
     """Record an operation as pending and reserve its amount, before the provider is
     asked; the caller commits, then calls the provider outside any transaction. An
@@ -416,6 +428,11 @@ async def begin_operation(
         raise InvalidState(f"A capture of this payment is in flight; a {what} must wait for it.")
     if kind is OperationKind.VOID or amount is None:
         amount = left
+    if (
+        breakdown is not None
+        and sum(breakdown.values()) - 2 * breakdown.get("discount", 0) != amount
+    ):
+        raise ValueError(f"breakdown {breakdown} does not add up to {amount}")
     if amount <= 0 or amount > left:
         raise InvalidState(
             f"The payment has {left} {payment.currency} (minor units) left to"
@@ -438,6 +455,7 @@ async def begin_operation(
         reason=reason,
         next_check_at=now + check_after,
         now=now,
+        breakdown=None if breakdown is None else orjson.dumps(breakdown).decode(),
     )
     row = await repository.get_operation(conn, operation_id)
     assert row is not None

@@ -1,0 +1,3 @@
+from tests.orders.support import db
+
+__all__ = ["db"]
