@@ -229,7 +229,18 @@ async def test_the_days_settlement_reconciles_and_a_doctored_copy_shows_each_cha
     assert (body["lines"], body["matched"]) == (11, 11)
     async with client(day.automatic) as admin:
         read = await admin.get(f"/v1/reconciliation/runs/{body['id']}")
-    assert read.json() == body
+        assert read.json() == body
+        # Every line posted once, its fee and its share of the day's payout: what the
+        # provider held for us is all accounted for, and the books balance.
+        accounts = (await admin.get("/v1/ledger/accounts")).json()["data"]
+        trial = (await admin.get("/v1/ledger/trial-balance")).json()["data"]
+    clearing = [a for a in accounts if a["account"] == "provider_clearing"]
+    assert [(a["party"], a["currency"], a["balance"]) for a in clearing] == [("sandbox", "EUR", 0)]
+    fees = sum(int(x["fee"]) for x in lines)
+    assert [a["balance"] for a in accounts if a["account"] == "provider_fees"] == [fees]
+    bank = [a["balance"] for a in accounts if a["account"] == "bank"]
+    assert bank == [sum(int(x["net"]) for x in lines)]
+    assert all(t["debits"] == t["credits"] for t in trial)
 
     # The CLI says the same, by its exit code.
     path = tmp_path / "settlement.csv"

@@ -13,7 +13,10 @@ from cartwright.kit import clock
 from cartwright.kit.db import Database
 from cartwright.payments.connector import OperationStatus
 from cartwright.payments.service import OperationKind
+from cartwright.reconciliation import service
+from cartwright.reconciliation.errors import AlreadyResolved
 from cartwright.reconciliation.parsers import LineKind
+from cartwright.reconciliation.schemas import Resolution
 from tests.reconciliation.support import (
     capture_line,
     discrepancies,
@@ -173,3 +176,63 @@ async def test_concurrent_runs_of_one_report_raise_each_problem_once(db: Databas
     assert all(r["discrepancies"] == {"amount_mismatch": 4} for r in runs)
     ids = {str(d["id"]) for r in runs for d in await discrepancies(db, str(r["id"]))}
     assert len(ids) == 4
+
+
+async def recon_entries(db: Database, provider: str) -> dict[str, dict[str, int]]:
+    """The ledger entries reconciliation posted for `provider`: source → account → net
+    debit."""
+    async with db.connection() as conn:
+        rows = await conn.fetch(
+            "SELECT e.source, l.account, l.debit, l.credit FROM ledger_entries e"
+            " JOIN ledger_lines l ON l.entry_id = e.id WHERE e.source LIKE $1",
+            f"recon:{provider}:%",
+        )
+    entries: dict[str, dict[str, int]] = {}
+    for r in rows:
+        accounts = entries.setdefault(r["source"], {})
+        accounts[r["account"]] = accounts.get(r["account"], 0) + r["debit"] - r["credit"]
+    return entries
+
+
+async def test_matched_lines_post_their_fees_and_the_days_payout_once(db: Database) -> None:
+    provider = new_provider()
+    auto = await paid(db, provider, 1999)
+    refund = await operation(db, auto, OperationKind.REFUND, 500)
+    wrong = await paid(db, provider, 3000)
+    bad_line = capture_line(wrong, gross=3100, fee=fee(3100))
+    rep = report(capture_line(auto), operation_line(auto, refund), bad_line)
+    run = await reconcile(db, provider, rep)
+    assert run["discrepancies"] == {"amount_mismatch": 1}
+    day = clock.utcnow().date().isoformat()
+    entries = await recon_entries(db, provider)
+    fee_source = f"recon:{provider}:{auto.provider_reference}"
+    payout_source = f"recon:{provider}:payout:{day}:EUR:{run['id']}"
+    assert entries == {
+        fee_source: {"provider_fees": fee(1999), "provider_clearing": -fee(1999)},
+        # The day's net of the matched lines: the capture's, less the refund.
+        payout_source: {
+            "bank": 1999 - fee(1999) - 500,
+            "provider_clearing": -(1999 - fee(1999) - 500),
+        },
+    }
+    # Run again: nothing more is posted.
+    await reconcile(db, provider, rep)
+    assert await recon_entries(db, provider) == entries
+
+    # The line in discrepancy waits for a person; accepted, it is posted as reported.
+    found = await discrepancies(db, str(run["id"]))
+    async with db.transaction() as conn:
+        await service.resolve(
+            conn, str(found[0]["id"]), resolution=Resolution.ACCEPTED, note="their figure"
+        )
+    after = await recon_entries(db, provider)
+    line_source = f"recon:{provider}:{bad_line.line_id}"
+    assert after[line_source] == {"provider_fees": fee(3100), "provider_clearing": -fee(3100)}
+    payouts = [s for s in after if s.startswith(f"recon:{provider}:payout:") and s != payout_source]
+    assert [after[s]["bank"] for s in payouts] == [3100 - fee(3100)]
+    with pytest.raises(AlreadyResolved):
+        async with db.transaction() as conn:
+            await service.resolve(
+                conn, str(found[0]["id"]), resolution=Resolution.DISMISSED, note=None
+            )
+    assert await recon_entries(db, provider) == after

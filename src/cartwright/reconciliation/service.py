@@ -37,6 +37,7 @@ from cartwright.reconciliation.matching import (
     unmatched,
 )
 from cartwright.reconciliation.parsers import LineKind, Report, ReportFormat, ReportLine, parse
+from cartwright.reconciliation.postings import Posted, post_lines
 from cartwright.reconciliation.schemas import Resolution, RunStatus
 
 # Lines matched against our payments; the others are the provider's own bookings.
@@ -236,6 +237,19 @@ async def reconcile(
     )
     for discrepancy_id in discrepancy_ids:
         await repository.insert_finding(conn, run_id, discrepancy_id)
+    # The ledger: the fees and payouts of the lines that matched (the others wait for a
+    # person to resolve their discrepancy).
+    await post_lines(
+        conn,
+        [
+            _posted(line, subjects[line.line_id])
+            for line in report.lines
+            if line.line_id not in problem_lines
+        ],
+        run_id=run_id,
+        pays_out_by_line=any(line.kind is LineKind.PAYOUT for line in report.lines),
+        now=now,
+    )
     row = await repository.get_run(conn, run_id)
     assert row is not None
     run = present_run(row)
@@ -248,6 +262,25 @@ async def reconcile(
         {"provider": provider, "file_sha256": run["file_sha256"], "status": status.value},
     )
     return run
+
+
+def _posted(line: ReportLine, subject: str | None) -> Posted:
+    return Posted(
+        provider=line.provider,
+        line_id=line.line_id,
+        kind=line.kind,
+        currency=line.currency,
+        gross=line.gross,
+        fee=line.fee,
+        net=line.net,
+        occurred_at=line.occurred_at,
+        payment_id=line.our_payment or subject,
+    )
+
+
+def _aware(value: datetime | str) -> datetime:
+    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _actor() -> str | None:
@@ -305,6 +338,29 @@ async def _raise(conn: Conn, provider: str, finding: Finding, run_id: str, now: 
     return str(row["id"])
 
 
+async def _post_accepted(conn: Conn, provider: str, line_id: str, run_id: str) -> None:
+    """The provider's line stands as it reported it: its fee and payout go to the ledger
+    (once, whichever of its discrepancies is accepted first)."""
+    row = await repository.get_line(conn, provider, line_id)
+    if row is None:
+        return
+    line = Posted(
+        provider=provider,
+        line_id=line_id,
+        kind=LineKind(row["kind"]),
+        currency=row["currency"],
+        gross=row["gross"],
+        fee=row["fee"],
+        net=row["net"],
+        occurred_at=_aware(row["occurred_at"]),
+        payment_id=row["subject_id"],
+    )
+    # Paid out on its own: the day's payout of its run is posted already.
+    await post_lines(
+        conn, [line], run_id=f"{run_id}:{line_id}", pays_out_by_line=False, now=clock.utcnow()
+    )
+
+
 async def get_run(conn: Conn, run_id: str) -> dict[str, Any]:
     row = await repository.get_run(conn, run_id)
     if row is None:
@@ -357,6 +413,10 @@ async def resolve(
             extensions={"status": row["status"]},
         )
     body = present_discrepancy(resolved)
+    if resolution is Resolution.ACCEPTED and resolved["line_id"] is not None:
+        await _post_accepted(
+            conn, resolved["provider"], resolved["line_id"], resolved["first_run_id"]
+        )
     await record_events(conn, [Event("reconciliation.discrepancy_resolved", discrepancy_id, body)])
     await audit.record(
         conn,
