@@ -20,7 +20,7 @@ import orjson
 from cartwright.audit import service as audit
 from cartwright.events.service import Event
 from cartwright.events.service import record as record_events
-from cartwright.kit import clock, context, ids
+from cartwright.kit import clock, context, ids, metrics
 from cartwright.kit.db import Conn, Row
 from cartwright.kit.errors import NotFound
 from cartwright.payments import service as payments
@@ -253,6 +253,7 @@ async def reconcile(
     row = await repository.get_run(conn, run_id)
     assert row is not None
     run = present_run(row)
+    metrics.reconciliation_runs.labels(provider, status.value).inc()
     await record_events(conn, [Event("reconciliation.run_completed", run_id, run)])
     await audit.record(
         conn,
@@ -335,6 +336,9 @@ async def _raise(conn: Conn, provider: str, finding: Finding, run_id: str, now: 
     )
     row = await repository.discrepancy_by_key(conn, provider, finding.key)
     assert row is not None
+    if row["first_run_id"] == run_id:
+        # Counted when first raised (a rolled-back run may count one that never was).
+        metrics.reconciliation_discrepancies.labels(provider, finding.kind.value).inc()
     return str(row["id"])
 
 
