@@ -236,3 +236,45 @@ async def test_matched_lines_post_their_fees_and_the_days_payout_once(db: Databa
                 conn, str(found[0]["id"]), resolution=Resolution.DISMISSED, note=None
             )
     assert await recon_entries(db, provider) == after
+
+
+async def test_a_stripe_export_matches_by_stripes_own_ids(db: Database) -> None:
+    """Charges by their PaymentIntent, refunds by their `re_` id, without our metadata;
+    Stripe's own payout and fee lines need nothing of ours and are posted."""
+    provider = "stripe"
+    payment = await paid(db, provider, 2000)
+    refund = await operation(db, payment, OperationKind.REFUND, 500)
+    unique = payment.id[-8:]
+    text = (
+        "id,type,source,amount,fee,net,currency,created,payment_intent_id\n"
+        f"txn_c{unique},charge,ch_{unique},2000,88,1912,eur,{int(clock.utcnow().timestamp())},"
+        f"{payment.provider_reference}\n"
+        f"txn_r{unique},refund,{refund.provider_reference},-500,0,-500,eur,"
+        f"{int(clock.utcnow().timestamp())},\n"
+        f"txn_p{unique},payout,po_{unique},-1412,0,-1412,eur,{int(clock.utcnow().timestamp())},\n"
+        f"txn_f{unique},stripe_fee,,-200,0,-200,eur,{int(clock.utcnow().timestamp())},\n"
+    )
+    rep = service.parse_report(provider, text)
+    async with db.transaction() as conn:
+        run = await service.reconcile(
+            conn,
+            provider=provider,
+            report=rep,
+            raw=text.encode(),
+            # `stripe` is a name other tests' payments may carry in the session's database:
+            # the window for ours missing is moved far back, out of their way.
+            settings=service.Settings(fee_schedules={}, grace=timedelta(days=400)),
+        )
+    assert (run["status"], run["format"], run["matched"]) == ("matched", "stripe", 4)
+    entries = await recon_entries(db, provider)
+    assert entries[f"recon:stripe:txn_c{unique}"] == {"provider_fees": 88, "provider_clearing": -88}
+    assert entries[f"recon:stripe:txn_f{unique}"] == {
+        "provider_fees": 200,
+        "provider_clearing": -200,
+    }
+    assert entries[f"recon:stripe:txn_p{unique}:payout"] == {
+        "bank": 1412,
+        "provider_clearing": -1412,
+    }
+    # A report with payout lines posts no payout of its own per day.
+    assert not [s for s in entries if s.startswith("recon:stripe:payout:")]
