@@ -89,34 +89,45 @@ def _line_finding(line: ReportLine, kind: DiscrepancyKind, detail: str, **kw: An
 
 
 async def _subject(conn: Conn, line: ReportLine) -> tuple[Operation | None, Payment | None]:
-    """Ours the line is about: an operation (by our id, else by the provider's id of
-    it), or for a capture made with its authorization, the payment."""
+    """Ours the line is about: an operation, or for a capture made with its authorization,
+    the payment. Our ids first (a primary-key read each); the provider's ids only for a
+    line that carries none of ours that we know."""
     provider = line.provider
-    for reference in (line.our_reference, line.source_id):
-        if reference is None:
-            continue
-        if reference == line.our_reference:
-            operation = await payments.get_operation(conn, reference)
-        else:
-            operation = await payments.find_operation_by_provider_reference(
-                conn, provider, reference
-            )
-        if operation is not None:
-            payment = await payments.find_payment(conn, operation.payment_id)
-            if payment is not None and payment.provider == provider:
-                return operation, payment
-    if line.kind is not LineKind.CAPTURE:
-        return None, None
-    for payment_id in (line.our_reference, line.our_payment):
-        if payment_id is not None:
-            payment = await payments.find_payment(conn, payment_id)
-            if payment is not None and payment.provider == provider:
-                return None, payment
-    if line.provider_payment is not None:
-        payment = await payments.find_by_provider_reference(conn, provider, line.provider_payment)
+
+    async def operation_at_provider(
+        operation: Operation | None,
+    ) -> tuple[Operation, Payment] | None:
+        if operation is None:
+            return None
+        payment = await payments.find_payment(conn, operation.payment_id)
+        if payment is None or payment.provider != provider:
+            return None
+        return operation, payment
+
+    async def payment_at_provider(payment_id: str | None) -> Payment | None:
+        if payment_id is None or line.kind is not LineKind.CAPTURE:
+            return None
+        payment = await payments.find_payment(conn, payment_id)
+        return payment if payment is not None and payment.provider == provider else None
+
+    if line.our_reference is not None:
+        found = await operation_at_provider(await payments.get_operation(conn, line.our_reference))
+        if found is not None:
+            return found
+        payment = await payment_at_provider(line.our_reference)
         if payment is not None:
             return None, payment
-    return None, None
+    if line.source_id is not None:
+        by_theirs = await payments.find_operation_by_provider_reference(
+            conn, provider, line.source_id
+        )
+        found = await operation_at_provider(by_theirs)
+        if found is not None:
+            return found
+    payment = await payment_at_provider(line.our_payment)
+    if payment is None and line.provider_payment is not None and line.kind is LineKind.CAPTURE:
+        payment = await payments.find_by_provider_reference(conn, provider, line.provider_payment)
+    return None, payment
 
 
 async def match_line(conn: Conn, line: ReportLine, schedules: FeeSchedules) -> LineMatch:
