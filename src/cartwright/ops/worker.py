@@ -16,6 +16,7 @@ import structlog
 from cartwright.cart import service as cart
 from cartwright.checkout import service as checkout
 from cartwright.idempotency import service as idempotency
+from cartwright.inventory import service as inventory
 from cartwright.kit import metrics
 from cartwright.orders import payment_actions
 from cartwright.payments import service as payments
@@ -55,6 +56,10 @@ async def _count_unknown_payments(p: Platform) -> int:
     return 0
 
 
+async def _watch_low_stock(p: Platform) -> int:
+    return await inventory.watch_low_stock(p.db, default_threshold=p.settings.low_stock_threshold)
+
+
 JOBS: tuple[tuple[str, Callable[[Platform], Awaitable[int]], int], ...] = (
     # (name, job, run every N polls)
     ("payment_recovery", checkout.recover_due, 1),
@@ -62,6 +67,7 @@ JOBS: tuple[tuple[str, Callable[[Platform], Awaitable[int]], int], ...] = (
     ("idempotency_purge", _purge_idempotency_keys, 600),
     ("cart_purge", _purge_abandoned_carts, 600),
     ("payment_gauges", _count_unknown_payments, 5),
+    ("low_stock", _watch_low_stock, 2),
 )
 
 
