@@ -4,14 +4,14 @@ Both tables refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL) with triggers:
 correction is a new entry. See ADR 0015 and docs/ledger.md.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
