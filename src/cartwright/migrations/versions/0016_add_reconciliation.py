@@ -3,7 +3,7 @@
 run found which.
 
 Revision ID: 0016
-Revises: 0013, 0014 (a merge point for now: the coordinator rechains the migrations)
+Revises: 0014
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0016"
-down_revision = ("0013", "0014")
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
