@@ -1,4 +1,4 @@
-"""`cartwright migrate | serve | sandbox-psp | worker | create-key | audit verify`."""
+"""`cartwright migrate | serve | sandbox-psp | worker | create-key | reconcile | audit verify`."""
 
 from __future__ import annotations
 
@@ -288,6 +288,85 @@ def create_key(
         typer.echo(f"refused: {err.detail}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"{created['id']} {created['type']} {created['key']}")
+
+
+@cli.command()
+def reconcile(
+    provider: Annotated[str, typer.Option(help="Whose report it is (sandbox, stripe, ...).")],
+    file: Annotated[str, typer.Option(help="The settlement report (CSV) to reconcile.")],
+    day: Annotated[
+        str | None, typer.Option(help="The UTC day it covers (default: its lines' days).")
+    ] = None,
+) -> None:
+    """Reconcile a provider's settlement report against our payments and print what was
+    found. Exit 0 when nothing is wrong, 1 when there are discrepancies, 2 when the file is
+    not a valid report (nothing stored). Audited as `cli`."""
+    from datetime import date
+    from pathlib import Path
+
+    from cartwright.access import service as access
+    from cartwright.kit import context
+    from cartwright.kit.db import Database
+    from cartwright.kit.errors import AppError
+    from cartwright.reconciliation import service as reconciliation
+    from cartwright.reconciliation.api import PROVIDER, run_settings
+
+    settings = get_settings()
+    if not PROVIDER.match(provider):
+        raise typer.BadParameter("is not a provider name", param_hint="--provider")
+    try:
+        covered = None if day is None else date.fromisoformat(day)
+    except ValueError:
+        raise typer.BadParameter("must be a date, YYYY-MM-DD", param_hint="--day") from None
+    try:
+        raw = Path(file).read_bytes()
+        text = raw.decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        typer.echo(f"cannot read {file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+    async def _run() -> tuple[dict[str, object], list[dict[str, object]]]:
+        report = reconciliation.parse_report(provider, text)
+        db = Database(settings.database_url)
+        await db.connect()
+        try:
+            with context.act_as(access.CLI_ACTOR):
+                async with db.transaction() as conn:
+                    run = await reconciliation.reconcile(
+                        conn,
+                        provider=provider,
+                        report=report,
+                        raw=raw,
+                        settings=run_settings(settings),
+                        day=covered,
+                    )
+            found: list[dict[str, object]] = []
+            async with db.connection() as conn:
+                after = None
+                while True:
+                    page = await reconciliation.list_discrepancies(
+                        conn, str(run["id"]), kind=None, limit=100, starting_after=after
+                    )
+                    found += page["data"]
+                    if not page["has_more"]:
+                        return run, found
+                    after = page["data"][-1]["id"]
+        finally:
+            await db.close()
+
+    try:
+        run, found = asyncio.run(_run())
+    except AppError as err:
+        typer.echo(f"refused: {err.detail}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"{run['id']} {provider}: {run['lines']} lines, {run['matched']} matched,"
+        f" {len(found)} discrepancies ({run['status']})"
+    )
+    for d in found:
+        typer.echo(f"  {d['id']} {d['kind']} [{d['status']}] {d['detail']}")
+    if found:
+        raise typer.Exit(1)
 
 
 @audit_cli.command("verify")

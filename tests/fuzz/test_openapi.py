@@ -61,6 +61,12 @@ _DATA_DEPENDENT = {
     "capture_order": [200, 202, 409],
     "void_payment": [200, 202, 409],
     "refund_order": [201, 409],
+    # A report's contents decide (any text a schema allows is rarely a valid report), and
+    # ids a fuzzer makes up name no run or discrepancy.
+    "create_run": [201, 415, 422],
+    "get_run": [200, 404],
+    "list_discrepancies": [200, 404],
+    "resolve_discrepancy": [200, 404, 409],
     # Only the provider's signature opens it: any body a schema allows is refused.
     "provider_webhook": [400],
 }

@@ -41,10 +41,19 @@ ALL_SCOPES = [
     "customers:read",
     "customers:write",
     "ledger:read",
+    "reconciliation:read",
+    "reconciliation:write",
     "catalog:read",
     "carts:write",
     "checkout",
 ]
+
+
+MATRIX_PROVIDER = "matrix_psp"
+MATRIX_REPORT = (
+    "type,id,payment,merchant_reference,idempotency_key,currency,gross,fee,net,created_at\n"
+    "capture,pay_{id},pay_{id},pay_nobody,pay_nobody,EUR,1000,39,961,2026-12-02T10:00:00Z\n"
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,10 @@ RULES: dict[str, Rule] = {
     "ledger_trial_balance": Rule("secret", "ledger:read"),
     "ledger_accounts": Rule("secret", "ledger:read"),
     "ledger_entries": Rule("secret", "ledger:read"),
+    "create_run": Rule("secret", "reconciliation:write"),
+    "get_run": Rule("secret", "reconciliation:read"),
+    "list_discrepancies": Rule("secret", "reconciliation:read"),
+    "resolve_discrepancy": Rule("secret", "reconciliation:write"),
     "create_cart": Rule("new_cart", "carts:write"),
     "get_cart": Rule("cart", "carts:write"),
     "update_cart": Rule("cart", "carts:write"),
@@ -149,6 +162,8 @@ class Targets:
     key_get: str
     key_revoke: str
     key_roll: str
+    run_id: str
+    discrepancy_id: str
     only: dict[str, str] = field(default_factory=dict)  # scope -> key with just it
     all_but: dict[str, str] = field(default_factory=dict)  # scope -> key with all others
 
@@ -284,6 +299,14 @@ async def build(server: Server, admin: httpx.AsyncClient, idp: IdentityProvider)
     one = {"lines": [{"line_id": return_line, "quantity": 1}]}
     await ok(await c.post(f"/v1/orders/{order_returned}/fulfillments", json=one), 201)
     returned = await ok(await c.post(f"/v1/orders/{order_returned}/returns", json=one), 201)
+    run = await ok(
+        await admin.post(
+            f"/v1/reconciliation/runs?provider={MATRIX_PROVIDER}",
+            content=MATRIX_REPORT.replace("{id}", uuid.uuid4().hex),
+            headers={"Content-Type": "text/csv"},
+        )
+    )
+    found = await ok(await admin.get(f"/v1/reconciliation/runs/{run['id']}/discrepancies"))
     targets = Targets(
         operations=operations,
         sku=sku,
@@ -312,6 +335,8 @@ async def build(server: Server, admin: httpx.AsyncClient, idp: IdentityProvider)
         key_get=(await new_key(admin, "publishable"))["id"],
         key_revoke=(await new_key(admin, "publishable"))["id"],
         key_roll=(await new_key(admin, "secret", ["api_keys:write"]))["id"],
+        run_id=run["id"],
+        discrepancy_id=found["data"][0]["id"],
     )
     for scope in {r.scope for r in RULES.values() if r.scope}:
         targets.only[scope] = (await new_key(admin, "secret", [scope]))["key"]
@@ -357,6 +382,9 @@ def valid_body(op_id: str, t: Targets) -> Any:
         "receive_return": {"lines": [{"line_id": t.return_line, "quantity": 1, "restock": True}]},
         "refund_return": None,
         "cancel_order": None,
+        "resolve_discrepancy": {"resolution": "dismissed", "note": "matrix"},
+        # A report is CSV (sent as text/csv by `call`): one line of nobody's.
+        "create_run": MATRIX_REPORT.replace("{id}", uuid.uuid4().hex),
     }
     return bodies.get(op_id)
 
@@ -380,6 +408,8 @@ def url(op_id: str, t: Targets) -> str:
         "provider": "sandbox",
         "warehouse_id": "wh_default",
         "return_id": t.return_id,
+        "run_id": t.run_id,
+        "discrepancy_id": t.discrepancy_id,
     }
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)
@@ -499,7 +529,12 @@ async def call(
     if method == "post":
         headers["Idempotency-Key"] = uuid.uuid4().hex
     kwargs: dict[str, Any] = {"headers": headers}
-    if has_body and body is not None:
+    if path.startswith("/v1/reconciliation/runs") and method == "post":
+        path += f"?provider={MATRIX_PROVIDER}"
+    if has_body and isinstance(body, str):
+        kwargs["content"] = body
+        headers["Content-Type"] = "text/csv"
+    elif has_body and body is not None:
         kwargs["json"] = body
     return await c.request(method.upper(), path, **kwargs)
 
@@ -554,7 +589,9 @@ async def test_only_the_owner_gets_through(
         for who, target, headers in owners(op_id, rule, targets, idp):
             if has_body:
                 invalid = await call(c, method, target, headers, [], True)
-                assert invalid.status_code == 422, (who, "invalid body", invalid.text)
+                # A report must be CSV: a JSON body is the wrong media type.
+                expected = 415 if op_id == "create_run" else 422
+                assert invalid.status_code == expected, (who, "invalid body", invalid.text)
             response = await call(c, method, target, headers, body, has_body)
             if op_id in _DECIDED_BY_STATE and response.status_code == 409:
                 assert_problem(response, 409, "invalid_state")  # let in; the state decides

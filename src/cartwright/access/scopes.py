@@ -16,6 +16,8 @@ class Scope(StrEnum):
     AUDIT_READ = "audit:read"
     CUSTOMERS_READ = "customers:read"
     CUSTOMERS_WRITE = "customers:write"
+    RECONCILIATION_READ = "reconciliation:read"
+    RECONCILIATION_WRITE = "reconciliation:write"
     LEDGER_READ = "ledger:read"
     # Storefront scopes: what a publishable key can do.
     CATALOG_READ = "catalog:read"

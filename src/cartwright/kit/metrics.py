@@ -39,6 +39,16 @@ payment_mismatches = Counter(
     "Provider answers whose amount or currency differs from ours (never trusted).",
     ["provider"],
 )
+reconciliation_discrepancies = Counter(
+    "cartwright_reconciliation_discrepancies_total",
+    "Discrepancies first raised by reconciliation runs, by provider and kind.",
+    ["provider", "kind"],
+)
+reconciliation_runs = Counter(
+    "cartwright_reconciliation_runs_total",
+    "Reconciliation runs, by provider and status (matched, discrepancies).",
+    ["provider", "status"],
+)
 payment_operations = Counter(
     "cartwright_payment_operations_total",
     "Captures, refunds and voids settled, by kind and outcome (succeeded, failed).",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
@@ -162,6 +163,15 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     # Strict-Transport-Security on every answer (always on in production).
     hsts: bool = False
+    # Reconciliation (reconciliation/, docs/reconciliation.md). The fee each provider is
+    # expected to charge per capture, as JSON `{"<provider>": {"percent_bp": 140, "fixed":
+    # 25}}` (basis points of the amount, rounded half up, plus a fixed amount in minor
+    # units; refunds cost nothing). Empty: the sandbox's own schedule for `sandbox` and
+    # `sandbox_failover`, and no fee check for the others.
+    provider_fees: str = ""
+    # Our captures and refunds recorded this close before a report's end may reach the
+    # provider's books the next day: they are looked for in the next day's run instead.
+    reconciliation_grace_s: float = Field(default=600.0, ge=0, le=86400)
 
     def publishable_rate(self) -> Rate:
         return parse_rate(self.rate_limit_publishable, "publishable")
@@ -219,6 +229,10 @@ class Settings(BaseSettings):
             parse_networks(self.trusted_proxies)
         except InvalidNetwork as exc:
             problems.append(f"CARTWRIGHT_TRUSTED_PROXIES: {exc}")
+        try:
+            self.provider_fee_schedules()
+        except ValueError as exc:
+            problems.append(f"CARTWRIGHT_PROVIDER_FEES: {exc}")
         for origin in self.cors_origin_list():
             if origin == "*" or "://" not in origin or origin.endswith("/"):
                 problems.append(
@@ -226,6 +240,28 @@ class Settings(BaseSettings):
                     " (scheme://host[:port], no trailing slash, no wildcard)"
                 )
         return problems
+
+    def provider_fee_schedules(self) -> dict[str, tuple[int, int]]:
+        """`provider_fees` as {provider: (percent_bp, fixed)}; ValueError when malformed."""
+        if not self.provider_fees.strip():
+            # The sandbox's own fees (sandbox_psp/books.capture_fee): 1.4 % + 25.
+            return {"sandbox": (140, 25), "sandbox_failover": (140, 25)}
+        try:
+            raw = json.loads(self.provider_fees)
+        except ValueError:
+            raise ValueError("is not JSON") from None
+        if not isinstance(raw, dict):
+            raise ValueError('must be an object: {"<provider>": {"percent_bp", "fixed"}}')
+        schedules = {}
+        for provider, entry in raw.items():
+            if not isinstance(entry, dict) or set(entry) - {"percent_bp", "fixed"}:
+                raise ValueError(f"{provider}: takes only percent_bp and fixed")
+            bp, fixed = entry.get("percent_bp", 0), entry.get("fixed", 0)
+            valid = all(type(v) is int and 0 <= v <= 1_000_000 for v in (bp, fixed))
+            if not valid or bp > 10_000:
+                raise ValueError(f"{provider}: percent_bp (0..10000) and fixed are whole numbers")
+            schedules[str(provider)] = (bp, fixed)
+        return schedules
 
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

@@ -340,16 +340,30 @@ DISPUTE_COLUMNS = (
 async def payment_by_reference(conn: Conn, provider: str, reference: str) -> Row | None:
     """The payment a provider knows by `reference` (for a notice that names only that)."""
     return await conn.fetchrow(
-        f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE provider = $1 AND provider_reference = $2",
+        f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE provider = $1 AND provider_reference = $2"
+        " ORDER BY created_at LIMIT 1",
         provider,
         reference,
     )
+
+
+# ------------------------------------------------------------------------ reconciliation
 
 
 async def get_dispute(conn: Conn, provider: str, reference: str) -> Row | None:
     return await conn.fetchrow(
         f"SELECT {DISPUTE_COLUMNS} FROM payment_disputes"
         " WHERE provider = $1 AND provider_reference = $2",
+        provider,
+        reference,
+    )
+
+
+async def operation_by_provider_reference(conn: Conn, provider: str, reference: str) -> Row | None:
+    columns = ", ".join(f"o.{c.strip()}" for c in OPERATION_COLUMNS.split(","))
+    return await conn.fetchrow(
+        f"SELECT {columns} FROM payment_operations o JOIN payments p ON p.id = o.payment_id"
+        " WHERE p.provider = $1 AND o.provider_reference = $2 ORDER BY o.created_at LIMIT 1",
         provider,
         reference,
     )
@@ -405,4 +419,45 @@ async def disputes_of_order(conn: Conn, order_id: str) -> list[Row]:
         f"SELECT {DISPUTE_COLUMNS} FROM payment_disputes WHERE order_id = $1"
         " ORDER BY created_at, id",
         order_id,
+    )
+
+
+async def operations_of_payment(conn: Conn, payment_id: str) -> list[Row]:
+    return await conn.fetch(
+        f"SELECT {OPERATION_COLUMNS} FROM payment_operations WHERE payment_id = $1"
+        " ORDER BY created_at, id",
+        payment_id,
+    )
+
+
+async def captured_at_authorization(
+    conn: Conn, provider: str, start: datetime, end: datetime
+) -> list[Row]:
+    """Payments of `provider` created in [start, end) that were captured with their
+    authorization (automatic capture) and still hold that money's trace."""
+    return await conn.fetch(
+        f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE provider = $1"
+        " AND created_at >= $2 AND created_at < $3 AND capture_method = 'automatic'"
+        " AND status IN ('captured', 'partially_refunded', 'refunded')"
+        " ORDER BY created_at, id",
+        provider,
+        start,
+        end,
+    )
+
+
+async def succeeded_operations(
+    conn: Conn, provider: str, start: datetime, end: datetime
+) -> list[Row]:
+    """Captures and refunds of `provider`'s payments created in [start, end) that
+    succeeded."""
+    columns = ", ".join(f"o.{c.strip()}" for c in OPERATION_COLUMNS.split(","))
+    return await conn.fetch(
+        f"SELECT {columns} FROM payment_operations o JOIN payments p ON p.id = o.payment_id"
+        " WHERE p.provider = $1 AND o.created_at >= $2 AND o.created_at < $3"
+        " AND o.status = 'succeeded' AND o.kind IN ('capture', 'refund')"
+        " ORDER BY o.created_at, o.id",
+        provider,
+        start,
+        end,
     )

@@ -565,3 +565,49 @@ async def record_webhook(conn: Conn, provider: str, event: WebhookEvent, outcome
 
 async def webhook_seen(conn: Conn, provider: str, event_id: str) -> bool:
     return await repository.webhook_seen(conn, provider, event_id)
+
+
+# ------------------------------------------------------------------------ reconciliation
+# Reads for matching a provider's report against our payments (reconciliation/).
+
+
+async def find_payment(conn: Conn, payment_id: str) -> Payment | None:
+    row = await repository.get(conn, payment_id)
+    return None if row is None else Payment.from_row(row)
+
+
+async def find_by_provider_reference(conn: Conn, provider: str, reference: str) -> Payment | None:
+    """The payment `provider` knows by `reference` (its id of the payment)."""
+    row = await repository.payment_by_reference(conn, provider, reference)
+    return None if row is None else Payment.from_row(row)
+
+
+async def find_operation_by_provider_reference(
+    conn: Conn, provider: str, reference: str
+) -> Operation | None:
+    """The capture, refund or void of a `provider` payment it knows by `reference`."""
+    row = await repository.operation_by_provider_reference(conn, provider, reference)
+    return None if row is None else Operation.from_row(row)
+
+
+async def operations_of_payment(conn: Conn, payment_id: str) -> list[Operation]:
+    return [Operation.from_row(r) for r in await repository.operations_of_payment(conn, payment_id)]
+
+
+def captured_by_operations(operations: list[Operation]) -> int:
+    """What the payment's captures after the authorization took (succeeded ones)."""
+    return sum(
+        o.amount
+        for o in operations
+        if o.kind is OperationKind.CAPTURE and o.status is OperationStatus.SUCCEEDED
+    )
+
+
+async def settled_between(
+    conn: Conn, provider: str, start: datetime, end: datetime
+) -> tuple[list[Payment], list[Operation]]:
+    """What we believe `provider` settled for us, recorded in [start, end): payments
+    captured with their authorization, and captures and refunds that succeeded."""
+    payments = await repository.captured_at_authorization(conn, provider, start, end)
+    operations = await repository.succeeded_operations(conn, provider, start, end)
+    return [Payment.from_row(r) for r in payments], [Operation.from_row(r) for r in operations]
