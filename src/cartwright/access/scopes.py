@@ -16,6 +16,8 @@ class Scope(StrEnum):
     AUDIT_READ = "audit:read"
     CUSTOMERS_READ = "customers:read"
     CUSTOMERS_WRITE = "customers:write"
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
     # Storefront scopes: what a publishable key can do.
     CATALOG_READ = "catalog:read"
     CARTS_WRITE = "carts:write"

@@ -12,5 +12,6 @@ from cartwright.inventory import models as _inventory  # noqa: F401
 from cartwright.kit.schema import metadata
 from cartwright.orders import models as _orders  # noqa: F401
 from cartwright.payments import models as _payments  # noqa: F401
+from cartwright.webhooks import models as _webhooks  # noqa: F401
 
 __all__ = ["metadata"]
