@@ -42,6 +42,8 @@ class Receiver:
 
     plan: Callable[[str, int], Behaviour] = lambda _event, _n: "ok"
     received: list[Received] = field(default_factory=list)
+    # The Host header of every request.
+    hosts: list[str] = field(default_factory=list)
     clock: FakeClock | None = None
     slow_s: float = 2.0
     port: int = 0
@@ -58,6 +60,7 @@ class Receiver:
         body = await request.read()
         event_id = request.headers.get("Cartwright-Event-Id", "")
         nth = self.count(event_id)
+        self.hosts.append(request.headers.get("Host", ""))
         self.received.append(
             Received(
                 event_id,

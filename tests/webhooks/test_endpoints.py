@@ -20,8 +20,9 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap_then_the_new_
         rotated = await service.rotate_secret(conn, rig.keys, endpoint["id"], overlap_s=3600)
     new = rotated["secret"]
     assert new != old and new.startswith("whsec_")
-    assert rotated["previous_secrets_expire_at"] == (rig.now() + timedelta(hours=1)).isoformat(
-    ).replace("+00:00", "Z")
+    assert rotated["previous_secrets_expire_at"] == (
+        rig.now() + timedelta(hours=1)
+    ).isoformat().replace("+00:00", "Z")
     rig.sender()
     await rig.emit(1)
     await rig.dispatch()

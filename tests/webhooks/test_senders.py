@@ -12,9 +12,7 @@ from tests.fakes.clock import FakeClock
 from tests.webhooks.support import Receiver, Rig, settings
 
 
-async def test_two_senders_at_once_send_each_delivery_once(
-    rig: Rig, receiver: Receiver
-) -> None:
+async def test_two_senders_at_once_send_each_delivery_once(rig: Rig, receiver: Receiver) -> None:
     rig.config = settings(webhook_endpoint_concurrency=50, webhook_concurrency=50)
     await rig.endpoint(receiver.url)
     await rig.endpoint(receiver.url + "?second")
