@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
+import httpx
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 # host, port -> every address the name resolves to (an IP literal resolves to itself).
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -91,6 +93,13 @@ def parse(url: str) -> SplitResult:
         raise UnsafeUrl("has no host")
     if parts.fragment:
         raise UnsafeUrl("must not have a #fragment")
+    try:
+        # What the sender will build its request from, and a name DNS can carry.
+        httpx.URL(url)
+        if _literal(parts.hostname) is None:
+            parts.hostname.encode("idna")
+    except (httpx.InvalidURL, UnicodeError):
+        raise UnsafeUrl("has a host that is not a valid name or address") from None
     return parts
 
 
@@ -145,5 +154,5 @@ async def check_new_url(url: str, *, allow_private: bool, resolver: Resolver) ->
     checked again on every delivery)."""
     try:
         await vet(url, allow_private=allow_private, resolver=resolver)
-    except OSError:
+    except (OSError, UnicodeError):
         return

@@ -241,7 +241,7 @@ class Sender:
             return Outcome(None, "timed out", None, elapsed())
         except httpx.TimeoutException:
             return Outcome(None, "timed out", None, elapsed())
-        except (httpx.HTTPError, OSError) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, UnicodeError) as exc:
             return Outcome(None, f"{type(exc).__name__}: {exc}"[:200], None, elapsed())
         text = excerpt[:EXCERPT_BYTES].decode("utf-8", errors="replace")[:EXCERPT_BYTES]
         error = None
