@@ -4,6 +4,7 @@ skipped when node is not installed)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import shutil
@@ -92,8 +93,9 @@ async def test_the_typescript_snippet_verifies_a_real_delivery(
     )
     node = shutil.which("node")
     assert node is not None
-    run = subprocess.run(
-        [node, str(runner), str(data)], capture_output=True, text=True, timeout=30, check=False
+    process = await asyncio.create_subprocess_exec(
+        node, str(runner), str(data), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    assert run.returncode == 0, run.stderr
-    assert orjson.loads(run.stdout) == [expected for *_, expected in cases]
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, stderr.decode()
+    assert orjson.loads(stdout) == [expected for *_, expected in cases]
