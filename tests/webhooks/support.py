@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,7 +69,7 @@ class Receiver:
                 request.headers.get("Cartwright-Event-Type", ""),
                 request.headers.get("Cartwright-Signature", ""),
                 body,
-                self.clock.now if self.clock else 0.0,
+                self.clock.now if self.clock else time.time(),
             )
         )
         behaviour = self.plan(event_id, nth)
@@ -84,12 +86,12 @@ class Receiver:
             raise web.HTTPFound("http://127.0.0.1:1/elsewhere")
         return web.Response(status=200, text="thanks")
 
-    async def start(self) -> Receiver:
+    async def start(self, tls: ssl.SSLContext | None = None) -> Receiver:
         app = web.Application()
         app.router.add_post("/hooks", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=tls)
         await site.start()
         server = site._server
         assert server is not None
@@ -175,7 +177,7 @@ class Rig:
         return list(page["data"])
 
 
-def verified(received: Received, secret: str, clock: FakeClock) -> bool:
+def verified(received: Received, secret: str) -> bool:
     """As the receiver would have checked it when it arrived."""
     return verify(secret, received.signature, received.body, now=int(received.at))
 
