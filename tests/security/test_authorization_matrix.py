@@ -40,6 +40,8 @@ ALL_SCOPES = [
     "audit:read",
     "customers:read",
     "customers:write",
+    "webhooks:read",
+    "webhooks:write",
     "catalog:read",
     "carts:write",
     "checkout",
@@ -79,6 +81,16 @@ RULES: dict[str, Rule] = {
     "revoke_key": Rule("secret", "api_keys:write"),
     "roll_key": Rule("secret", "api_keys:write"),
     "list_audit_events": Rule("secret", "audit:read"),
+    "create_endpoint": Rule("secret", "webhooks:write"),
+    "list_endpoints": Rule("secret", "webhooks:read"),
+    "get_endpoint": Rule("secret", "webhooks:read"),
+    "update_endpoint": Rule("secret", "webhooks:write"),
+    "delete_endpoint": Rule("secret", "webhooks:write"),
+    "rotate_secret": Rule("secret", "webhooks:write"),
+    "list_deliveries": Rule("secret", "webhooks:read"),
+    "get_delivery": Rule("secret", "webhooks:read"),
+    "replay_delivery": Rule("secret", "webhooks:write"),
+    "replay_range": Rule("secret", "webhooks:write"),
     "create_cart": Rule("new_cart", "carts:write"),
     "get_cart": Rule("cart", "carts:write"),
     "update_cart": Rule("cart", "carts:write"),
@@ -129,6 +141,9 @@ class Targets:
     key_get: str
     key_revoke: str
     key_roll: str
+    webhook_endpoint: str = ""
+    webhook_endpoint_delete: str = ""
+    webhook_delivery: str = ""
     only: dict[str, str] = field(default_factory=dict)  # scope -> key with just it
     all_but: dict[str, str] = field(default_factory=dict)  # scope -> key with all others
 
@@ -285,7 +300,31 @@ async def build(server: Server, admin: httpx.AsyncClient, idp: IdentityProvider)
         targets.only[scope] = (await new_key(admin, "secret", [scope]))["key"]
         others = [s for s in ALL_SCOPES if s != scope]
         targets.all_but[scope] = (await new_key(admin, "secret", others))["key"]
+    await _webhook_targets(admin, targets)
     return targets
+
+
+async def _webhook_targets(admin: httpx.AsyncClient, targets: Targets) -> None:
+    """An endpoint with a delivery (a replay of the orders placed above), left disabled so
+    the session's senders leave it alone, and one to delete."""
+    made = []
+    for _ in range(2):
+        body = {
+            "url": f"https://matrix-{uuid.uuid4().hex[:8]}.invalid/",
+            "events": ["order.placed"],
+        }
+        made.append((await ok(await admin.post("/v1/webhook-endpoints", json=body), 201))["id"])
+    targets.webhook_endpoint, targets.webhook_endpoint_delete = made
+    replayed = await ok(
+        await admin.post(
+            f"/v1/webhook-endpoints/{made[0]}/replay",
+            json={"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"},
+        ),
+        202,
+    )
+    targets.webhook_delivery = replayed["delivery_ids"][0]
+    for endpoint_id in made:
+        await ok(await admin.patch(f"/v1/webhook-endpoints/{endpoint_id}", json={"enabled": False}))
 
 
 @pytest.fixture
@@ -317,6 +356,14 @@ def valid_body(op_id: str, t: Targets) -> Any:
         "capture_order": {"amount": 1},
         "void_payment": None,
         "refund_order": {"amount": 1, "reason": "matrix"},
+        # Subscribed to an event the session never writes: its senders leave it alone.
+        "create_endpoint": {
+            "url": "https://matrix-new.invalid/",
+            "events": ["webhook_endpoint.disabled"],
+        },
+        "update_endpoint": {"description": "matrix"},
+        "rotate_secret": None,
+        "replay_range": {"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"},
     }
     return bodies.get(op_id)
 
@@ -336,6 +383,10 @@ def url(op_id: str, t: Targets) -> str:
         "sku": t.sku,
         "product_id": t.product_id,
         "provider": "sandbox",
+        "endpoint_id": (
+            t.webhook_endpoint_delete if op_id == "delete_endpoint" else t.webhook_endpoint
+        ),
+        "delivery_id": t.webhook_delivery,
     }
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)
