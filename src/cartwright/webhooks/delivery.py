@@ -135,6 +135,10 @@ class Sender:
         per_endpoint = self._settings.webhook_endpoint_concurrency
         busy = [e for e, n in self._inflight.items() if n >= per_endpoint]
         now = clock.utcnow()
+        # A look first, without the write lock a lease takes (SQLite has one writer).
+        async with self._db.connection() as conn:
+            if not await repository.any_due(conn, now):
+                return 0
         async with self._db.transaction() as conn:
             leased = await repository.lease_due(
                 conn,

@@ -42,6 +42,11 @@ async def dispatch(db: Database, *, name: str = DEFAULT_DISPATCHER, batch: int =
 
 async def _dispatch(db: Database, name: str, batch: int) -> int:
     now = clock.utcnow()
+    # A look first, without a transaction's write lock: most polls find nothing new.
+    async with db.connection() as conn:
+        seen = await repository.cursor(conn, name)
+        if seen is not None and not await events.read_after(conn, seen, limit=1):
+            return 0
     try:
         async with db.transaction() as conn:
             last = await repository.cursor(conn, name)

@@ -348,6 +348,16 @@ async def finish_attempt(
     )
 
 
+async def any_due(conn: Conn, now: datetime) -> bool:
+    """Whether a pending delivery is due (a cheap look before a pass takes a lease)."""
+    row = await conn.fetchrow(
+        "SELECT 1 AS due FROM webhook_deliveries WHERE status = 'pending'"
+        " AND next_attempt_at <= $1 AND (leased_until IS NULL OR leased_until < $1) LIMIT 1",
+        now,
+    )
+    return row is not None
+
+
 async def count_pending(conn: Conn) -> int:
     return int(
         await conn.fetchval("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")
