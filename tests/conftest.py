@@ -51,6 +51,9 @@ SERVER_ENV = {
     # checkouts (tests/payments test the breakers, on servers and gateways of their own).
     "CARTWRIGHT_PSP_BREAKER_THRESHOLD": "1000",
     "CARTWRIGHT_PSP_BREAKER_WINDOW": "1000",
+    # Warehouses a test creates take part in the next checkout of either server's
+    # processes at once (tests/inventory/test_locations.py).
+    "CARTWRIGHT_WAREHOUSE_CACHE_TTL_S": "0",
 }
 
 

@@ -39,6 +39,7 @@ from cartwright.kit.errors import (
 )
 from cartwright.kit.netaddr import parse_networks
 from cartwright.kit.settings import Settings, get_settings
+from cartwright.ledger.api import router as ledger_router
 from cartwright.ops import metrics as served_metrics
 from cartwright.ops import tracing, worker
 from cartwright.ops.api import router as ops_router
@@ -215,6 +216,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         webhooks_router,
         access_router,
         audit_router,
+        ledger_router,
         ops_router,
     ):
         app.include_router(router)

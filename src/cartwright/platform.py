@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -14,6 +14,7 @@ from cartwright.access.service import KeyAuthenticator
 from cartwright.cart.service import Pricing
 from cartwright.catalog.service import PriceBook
 from cartwright.customers.tokens import CustomerTokens
+from cartwright.inventory.locations import StockLocations
 from cartwright.kit.crypto import SecretKeys, load_or_create_key_file
 from cartwright.kit.db import Database, Dialect, dialect_of, sqlite_path
 from cartwright.kit.ratelimit import Limiter, Rate, storage_for
@@ -97,6 +98,9 @@ class Platform:
             self.webhook_sender = WebhookSender(self.db, self.secrets, self.settings)
         return self.webhook_sender
 
+    # The warehouses checkout takes stock from, cached (CARTWRIGHT_WAREHOUSE_CACHE_TTL_S).
+    stock_locations: StockLocations = field(default_factory=lambda: StockLocations(5.0))
+
     @classmethod
     def build(cls, settings: Settings) -> Platform:
         invalid = settings.configuration_problems()
@@ -164,6 +168,7 @@ class Platform:
             sandbox_connector=sandbox_connector,
             sandbox_failover_connector=failover,
             order_numbers=OrderNumbers(),
+            stock_locations=StockLocations(settings.warehouse_cache_ttl_s),
             secrets=keys,
             customer_tokens=CustomerTokens.from_settings(settings),
             limiter=Limiter(storage_for(settings.redis_url)),

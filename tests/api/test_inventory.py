@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.api.support import assert_problem, assert_validation_error
-from tests.factories import checkout, create_product, ready_cart, unique_sku
+from tests.factories import checkout, contract_stock, create_product, ready_cart, unique_sku
 
 
 async def test_put_then_get_stock(admin: httpx.AsyncClient) -> None:
@@ -15,14 +15,16 @@ async def test_put_then_get_stock(admin: httpx.AsyncClient) -> None:
     put = await admin.put(f"/v1/inventory/{sku}", json={"on_hand": 7})
     assert put.status_code == 200, put.text
     expected = {"sku": sku, "on_hand": 7, "reserved": 0, "available": 7}
-    assert put.json() == expected
+    assert contract_stock(put.json()) == expected
     got = await admin.get(f"/v1/inventory/{sku}")
     assert got.status_code == 200
-    assert got.json() == expected
+    assert contract_stock(got.json()) == expected
 
     # PUT sets the level; it does not add to it.
     assert (await admin.put(f"/v1/inventory/{sku}", json={"on_hand": 3})).json()["on_hand"] == 3
-    assert (await admin.put(f"/v1/inventory/{sku}", json={"on_hand": 0})).json() == {
+    assert contract_stock(
+        (await admin.put(f"/v1/inventory/{sku}", json={"on_hand": 0})).json()
+    ) == {
         "sku": sku,
         "on_hand": 0,
         "reserved": 0,
@@ -33,7 +35,7 @@ async def test_put_then_get_stock(admin: httpx.AsyncClient) -> None:
 
 async def test_a_sku_never_stocked_has_nothing(admin: httpx.AsyncClient) -> None:
     sku = (await create_product(admin, stock=None))["variants"][0]["sku"]
-    assert (await admin.get(f"/v1/inventory/{sku}")).json() == {
+    assert contract_stock((await admin.get(f"/v1/inventory/{sku}")).json()) == {
         "sku": sku,
         "on_hand": 0,
         "reserved": 0,
@@ -45,14 +47,16 @@ async def test_checkout_reserves_and_available_drops(admin: httpx.AsyncClient) -
     sku = (await create_product(admin, stock=7))["variants"][0]["sku"]
     placed = await checkout(admin, (await ready_cart(admin, [(sku, 2)]))["id"])
     assert placed.status_code == 201, placed.text
-    assert (await admin.get(f"/v1/inventory/{sku}")).json() == {
+    assert contract_stock((await admin.get(f"/v1/inventory/{sku}")).json()) == {
         "sku": sku,
         "on_hand": 7,
         "reserved": 2,
         "available": 5,
     }
     # Setting on_hand keeps what is reserved.
-    assert (await admin.put(f"/v1/inventory/{sku}", json={"on_hand": 10})).json() == {
+    assert contract_stock(
+        (await admin.put(f"/v1/inventory/{sku}", json={"on_hand": 10})).json()
+    ) == {
         "sku": sku,
         "on_hand": 10,
         "reserved": 2,

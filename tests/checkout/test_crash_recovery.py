@@ -419,6 +419,16 @@ async def test_money_taken_for_an_order_that_cannot_be_written_is_given_back(
 
             types = await wait_for(refunded)
             assert types.count("payment.compensated") == 1 and "order.placed" not in types
+            # The ledger: the money was owed back from the capture, and went back.
+            ledger = await client.get("/v1/ledger/entries", params={"payment_id": payment_id})
+            assert sorted(e["kind"] for e in ledger.json()["data"]) == [
+                "compensation",
+                "give_back",
+            ]
+            accounts = await client.get("/v1/ledger/accounts", params={"payment_id": payment_id})
+            assert all(row["balance"] == 0 for row in accounts.json()["data"])
+            trial = (await client.get("/v1/ledger/trial-balance")).json()["data"]
+            assert trial and all(row["debits"] == row["credits"] for row in trial)
         with psycopg.connect(own_pg_database) as conn:
             books = conn.execute(
                 "SELECT amount_captured, amount_refunded FROM sandbox_payments"

@@ -34,6 +34,7 @@ from cartwright.kit import clock, metrics
 from cartwright.kit.db import Conn, GuardFailed, Row, Stmt, UniqueViolation, guarded
 from cartwright.kit.errors import AppError, NotFound, ProviderUnavailable, ServiceUnavailable
 from cartwright.kit.settings import Settings
+from cartwright.ledger import service as ledger
 from cartwright.orders import service as orders
 from cartwright.orders.service import NewOrder
 from cartwright.payments import service as payments
@@ -183,6 +184,8 @@ async def _place(p: Platform, saga: Saga, change: PaymentChange, result: Provide
         *order_writes,
         events.record_stmt([*change.events, *order_events]),
     ]
+    if succeeded:  # `order.placed`: its postings go in the same batch
+        writes.extend(ledger.post_stmts(p.db.dialect, placement_entries(order, change.payment)))
     if saga.claim is not None:
         writes.append(idempotency.complete_stmt(saga.claim, status, body))
     await p.db.atomic_batch(writes)
@@ -243,10 +246,41 @@ async def resolve(
     if moved is None:
         raise RuntimeError(f"order {order_id} moved while its payment was awaited")
     view, order_events = moved
-    if not succeeded:
+    if succeeded:
+        await ledger.post(conn, placement_entries(saga.order, change.payment))
+    else:
         await inventory.release(conn, order_id)
     await events.record(conn, [*change.events, *order_events])
     return view
+
+
+def placement_entries(order: NewOrder, payment: Payment) -> list[ledger.Entry]:
+    """The ledger's entries for an order placed: what it is owed for, and the capture
+    when the payment was captured at checkout."""
+    entries = [
+        ledger.placement_entry(
+            order_id=order.order_id,
+            payment_id=payment.id,
+            currency=order.currency,
+            subtotal=order.subtotal,
+            discount=order.discount,
+            shipping=order.shipping,
+            tax=order.tax,
+            total=order.total,
+        )
+    ]
+    if payment.amount_captured:
+        entries.append(
+            ledger.capture_entry(
+                source_id=payment.id,
+                order_id=order.order_id,
+                payment_id=payment.id,
+                provider=payment.provider,
+                currency=payment.currency,
+                amount=payment.amount_captured,
+            )
+        )
+    return entries
 
 
 async def saga_for_order(conn: Conn, order_id: str) -> tuple[Row, Saga]:
@@ -384,10 +418,26 @@ async def fail_unplaceable(p: Platform, saga: Saga, result: ProviderResult) -> P
             )
             await inventory.release(conn, order.order_id)
             await cart.reopen(conn, order.cart_id)
-            writes = [events.record_stmt([*change.events, compensated])]
+            writes = [
+                events.record_stmt([*change.events, compensated]),
+                *ledger.post_stmts(conn.dialect, [_compensation_entry(saga, change.payment)]),
+            ]
             if saga.claim is not None:
                 writes.append(idempotency.complete_stmt(saga.claim, error.status, body))
             await conn.batch(writes)
     except GuardFailed:
         return None
     return change.payment
+
+
+def _compensation_entry(saga: Saga, payment: Payment) -> ledger.Entry:
+    """Money captured with no order to show for it: owed back to the customer until the
+    refund that gives it back (`ledger.give_back_entry`). An authorization only is owed
+    nothing: nothing is posted for it (the entry has no lines)."""
+    return ledger.compensation_entry(
+        payment_id=payment.id,
+        checkout_id=saga.checkout_id,
+        provider=payment.provider,
+        currency=payment.currency,
+        amount=payment.amount_captured,
+    )

@@ -114,6 +114,14 @@ def _new_order(order_id: str, number: int, q: Quote) -> NewOrder:
     )
 
 
+def _items(order: NewOrder) -> list[inventory.Item]:
+    return [inventory.Item(line.sku, line.quantity) for line in order.lines]
+
+
+def _country(q: Quote) -> str | None:
+    return None if q.shipping_address is None else q.shipping_address.get("country")
+
+
 async def require_cart_visible(p: Platform, viewer: Viewer, cart_id: str) -> None:
     """404 unless the cart exists and is the viewer's (before the body is read)."""
     async with p.db.connection() as conn:
@@ -169,11 +177,16 @@ async def _checkout(
             if refused is None:
                 order = _new_order(order_id, number, view.quote)
                 provider = p.gateway.route(currency=order.currency, amount=order.total)
+                # Which warehouses hold what (no read with a single warehouse; ADR 0016).
+                holds = await inventory.plan_holds(
+                    conn, p.stock_locations, _items(order), country=_country(view.quote)
+                )
                 payment, writes = _commit_one_writes(
                     settings,
                     view,
                     order,
                     claim,
+                    holds,
                     checkout_id=checkout_id,
                     payment_id=payment_id,
                     provider=provider,
@@ -259,6 +272,7 @@ def _commit_one_writes(
     view: cart.CheckoutView,
     order: NewOrder,
     claim: idempotency.Claim,
+    holds: list[inventory.Hold],
     *,
     checkout_id: str,
     payment_id: str,
@@ -279,9 +293,7 @@ def _commit_one_writes(
     return payment, [
         guarded(idempotency.claim_stmt(claim)),
         guarded(cart.freeze_stmt(view)),
-        *inventory.reservation_writes(
-            order.order_id, [inventory.Item(line.sku, line.quantity) for line in order.lines]
-        ),
+        *inventory.reservation_writes(order.order_id, _items(order), holds),
         insert_payment,
         repository.insert_checkout_stmt(
             (
@@ -333,7 +345,10 @@ async def _why_refused(
         return None
     async with p.db.connection() as conn:
         short = await inventory.short_skus(
-            conn, [inventory.Item(line.sku, line.quantity) for line in view.quote.lines]
+            conn,
+            [inventory.Item(line.sku, line.quantity) for line in view.quote.lines],
+            locations=p.stock_locations,
+            country=_country(view.quote),
         )
     if not short:
         return None  # stock came back meanwhile: try again

@@ -12,6 +12,7 @@ import os
 import random
 import secrets
 import time
+from datetime import datetime
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -71,3 +72,10 @@ def derived_id(prefix: str, *parts: str) -> str:
 
 def has_prefix(value: str, prefix: str) -> bool:
     return value.startswith(prefix + "_") and len(value) > len(prefix) + 1
+
+
+def first_id_at(prefix: str, when: datetime) -> str:
+    """The smallest time-ordered id `new_id(prefix)` could make at `when`: ids at least
+    this one were made at or after it (a range scan over an id index reads "since when")."""
+    value = max(int(when.timestamp() * 1000), 0) << 80
+    return f"{prefix}_{_base32(value, 26)}"

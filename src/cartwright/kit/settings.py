@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     capture_method: Literal["automatic", "manual"] = "automatic"
     # How often the in-process or standalone worker looks for work.
     worker_poll_interval_s: float = 1.0
+    # How long a process may use the warehouses it read (checkout's stock locations) before
+    # reading them again; a new warehouse reaches every process's checkouts within this.
+    warehouse_cache_ttl_s: float = Field(default=5.0, ge=0, le=300)
+    # `inventory.low` for SKUs without a threshold of their own (unset: only those with one).
+    low_stock_threshold: int | None = Field(default=None, ge=0)
     # How long a variant's price may be served from a process's cache (0: never cached).
     price_cache_ttl_s: float = 5.0
     # `cartwright worker` serves its own Prometheus metrics on this port when set.

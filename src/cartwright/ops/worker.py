@@ -16,6 +16,7 @@ import structlog
 from cartwright.cart import service as cart
 from cartwright.checkout import service as checkout
 from cartwright.idempotency import service as idempotency
+from cartwright.inventory import service as inventory
 from cartwright.kit import metrics
 from cartwright.orders import payment_actions
 from cartwright.payments import service as payments
@@ -70,6 +71,10 @@ async def _webhook_gauges(p: Platform) -> int:
     return await webhook_delivery.refresh_gauges(p.db)
 
 
+async def _watch_low_stock(p: Platform) -> int:
+    return await inventory.watch_low_stock(p.db, default_threshold=p.settings.low_stock_threshold)
+
+
 JOBS: tuple[tuple[str, Callable[[Platform], Awaitable[int]], int], ...] = (
     # (name, job, run every N polls)
     ("payment_recovery", checkout.recover_due, 1),
@@ -80,6 +85,7 @@ JOBS: tuple[tuple[str, Callable[[Platform], Awaitable[int]], int], ...] = (
     ("webhook_dispatch", _dispatch_webhooks, 1),
     ("webhook_sender", _send_webhooks, 1),
     ("webhook_gauges", _webhook_gauges, 5),
+    ("low_stock", _watch_low_stock, 2),
 )
 
 

@@ -32,6 +32,7 @@ from cartwright.events import service as events
 from cartwright.kit import clock, ids, metrics
 from cartwright.kit.db import Conn
 from cartwright.kit.errors import InvalidState, NotFound, ProviderUnavailable
+from cartwright.ledger import service as ledger
 from cartwright.orders import repository
 from cartwright.orders import service as orders
 from cartwright.payments import service as payments
@@ -45,7 +46,7 @@ from cartwright.payments.connector import (
 )
 from cartwright.payments.gateway import OPERATION_TIMED_OUT
 from cartwright.payments.service import Operation, OperationKind, Payment, Settled
-from cartwright.payments.state import ORDER_PAYMENT_STATUS
+from cartwright.payments.state import ORDER_PAYMENT_STATUS, PaymentStatus
 from cartwright.platform import Platform
 
 log = structlog.get_logger("cartwright.orders")
@@ -212,10 +213,83 @@ async def settle(
     )
     if row is None:  # money given back for a checkout that never became an order
         log.info("payment operation settled without an order", operation_id=operation.id)
+    await ledger.post(conn, operation_entries(settled, placed=row is not None))
     if settled.events:
         await events.record(conn, settled.events)
     metrics.payment_operations.labels(operation.kind.value, settled.operation.status.value).inc()
     return settled
+
+
+def operation_entries(
+    settled: Settled, *, placed: bool, breakdown: ledger.RefundBreakdown | None = None
+) -> list[ledger.Entry]:
+    """The ledger's entries for an operation that succeeded (none for one that failed):
+    a capture (and the rest of the authorization released by a final one), a refund, a
+    void of what was still owed. `placed`: whether the payment's order exists; money of a
+    payment without one was posted as owed back (`compensation`), and its refund returns
+    it (`give_back`)."""
+    operation, payment = settled.operation, settled.payment
+    if operation.status is not OperationStatus.SUCCEEDED:
+        return []
+    payment_id, currency, amount = payment.id, operation.currency, operation.amount
+    match operation.kind:
+        case OperationKind.CAPTURE:
+            entries = [
+                ledger.capture_entry(
+                    source_id=operation.id,
+                    order_id=operation.order_id if placed else None,
+                    provider=payment.provider,
+                    payment_id=payment_id,
+                    currency=currency,
+                    amount=amount,
+                )
+            ]
+            rest = payment.amount_authorized - payment.amount_captured
+            if placed and operation.final and payment.status is PaymentStatus.CAPTURED and rest:
+                entries.append(
+                    ledger.release_entry(
+                        operation_id=operation.id,
+                        order_id=operation.order_id,
+                        payment_id=payment.id,
+                        currency=operation.currency,
+                        amount=rest,
+                    )
+                )
+            return entries
+        case OperationKind.REFUND:
+            if not placed:
+                return [
+                    ledger.give_back_entry(
+                        operation_id=operation.id,
+                        provider=payment.provider,
+                        payment_id=payment_id,
+                        currency=currency,
+                        amount=amount,
+                    )
+                ]
+            return [
+                ledger.refund_entry(
+                    operation_id=operation.id,
+                    order_id=operation.order_id,
+                    provider=payment.provider,
+                    breakdown=breakdown,
+                    payment_id=payment_id,
+                    currency=currency,
+                    amount=amount,
+                )
+            ]
+        case OperationKind.VOID:
+            if not placed:
+                return []  # an authorization without an order: nothing was owed
+            return [
+                ledger.void_entry(
+                    operation_id=operation.id,
+                    order_id=operation.order_id,
+                    payment_id=payment_id,
+                    currency=currency,
+                    amount=amount,
+                )
+            ]
 
 
 async def _settled(p: Platform, operation: Operation, settled: Settled | None) -> Operation:

@@ -50,6 +50,7 @@ KNOWN_EVENT_TYPES: frozenset[str] = frozenset(
         "payment.compensated",
         "customer.created",
         "customer.erased",
+        "inventory.adjusted",
         "inventory.low",
         ENDPOINT_DISABLED,
     }
