@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from datetime import timedelta
 
 from cartwright.events import service as events
+from cartwright.kit.crypto import SecretKeys
 from cartwright.webhooks import service
 from cartwright.webhooks.signing import verify
+from tests.conftest import ROOT
 from tests.fakes.clock import FakeClock
 from tests.webhooks.support import Receiver, Rig, settings, verified
 
@@ -160,3 +164,33 @@ async def test_replay_of_a_time_range_requeues_its_events(
         assert receiver.count(event_id) == 2
     for event_id in before:
         assert receiver.count(event_id) == 1
+
+
+async def test_every_documented_event_type_can_be_subscribed_to() -> None:
+    """docs/events.md's table is the list of event types; a new type is added there and
+    to `KNOWN_EVENT_TYPES` together (or an endpoint could not subscribe to it)."""
+    documented = set(
+        re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", (ROOT / "docs" / "events.md").read_text(), re.M)
+    )
+    assert "order.placed" in documented
+    assert documented <= service.KNOWN_EVENT_TYPES, documented - service.KNOWN_EVENT_TYPES
+    assert service.check_event_types(sorted(documented)) == sorted(documented)
+
+
+async def test_an_internal_failure_is_an_attempt_and_the_schedule_still_ends_it(
+    rig: Rig, receiver: Receiver, fake_clock: FakeClock
+) -> None:
+    rig.config = settings(webhook_retry_schedule_s="10")
+    endpoint = await rig.endpoint(receiver.url)
+    await rig.emit(1)
+    await rig.dispatch()
+    rig.keys = SecretKeys(secrets.token_urlsafe(40))  # the server's key changed: cannot open
+    rig.sender()
+    await rig.flush()
+    fake_clock.advance(20)
+    await rig.flush()
+    (listed,) = await rig.deliveries(endpoint["id"])
+    delivery = await rig.delivery(listed["id"])
+    assert delivery["status"] == "abandoned"
+    assert [a["error"] for a in delivery["attempts"]] == ["internal error: SecretKeyError"] * 2
+    assert receiver.received == []

@@ -175,8 +175,16 @@ class Sender:
                 "webhooks.deliver", {"delivery_id": row["id"], "endpoint_id": row["endpoint_id"]}
             ):
                 await self._attempt(row)
-        except Exception:  # the lease runs out and the delivery is tried again
+        except Exception as exc:
+            # A failure of ours (a secret sealed with a key no longer configured, the
+            # database): an attempt like any other, so the schedule still ends it.
             log.exception("webhook delivery failed unexpectedly", delivery_id=row["id"])
+            try:
+                await self._finish(
+                    row, Outcome(None, f"internal error: {type(exc).__name__}", None, 0)
+                )
+            except Exception:  # the lease runs out and the delivery is tried again
+                log.exception("webhook attempt not recorded", delivery_id=row["id"])
         finally:
             self._inflight[row["endpoint_id"]] -= 1
             if self._inflight[row["endpoint_id"]] <= 0:
