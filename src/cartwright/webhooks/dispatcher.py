@@ -17,7 +17,7 @@ import orjson
 
 from cartwright.events import service as events
 from cartwright.kit import clock, ids, telemetry
-from cartwright.kit.db import Database
+from cartwright.kit.db import Conn, Database
 from cartwright.webhooks import repository
 from cartwright.webhooks.service import ENDPOINT_DISABLED, matches
 
@@ -40,20 +40,32 @@ async def dispatch(db: Database, *, name: str = DEFAULT_DISPATCHER, batch: int =
         return await _dispatch(db, name, batch)
 
 
+Position = tuple[int, int]  # just after the event at (txid, seq)
+
+
+async def _read_after(
+    conn: Conn, position: Position, limit: int
+) -> tuple[list[events.StoredEvent], Position]:
+    """The events after `position` and the position after them. Today a plain `seq`
+    cursor (txid 0); the one place to switch to the commit-ordered feed."""
+    page = await events.read_after(conn, position[1], limit=limit)
+    return page, ((0, page[-1].seq) if page else position)
+
+
 async def _dispatch(db: Database, name: str, batch: int) -> int:
     now = clock.utcnow()
     # A look first, without a transaction's write lock: most polls find nothing new.
     async with db.connection() as conn:
         seen = await repository.cursor(conn, name)
-        if seen is not None and not await events.read_after(conn, seen, limit=1):
+        if seen is not None and not (await _read_after(conn, seen, 1))[0]:
             return 0
     try:
         async with db.transaction() as conn:
             last = await repository.cursor(conn, name)
             if last is None:
                 await repository.create_cursor(conn, name, now)
-                last = await repository.cursor(conn, name) or 0
-            page = await events.read_after(conn, last, limit=batch)
+                last = await repository.cursor(conn, name) or (0, 0)
+            page, after = await _read_after(conn, last, batch)
             if not page:
                 return 0
             endpoints = [
@@ -70,7 +82,7 @@ async def _dispatch(db: Database, name: str, batch: int) -> int:
                     rows.append((ids.new_id("wd"), endpoint_id, event.id, event.type, 0, now))
             for i in range(0, len(rows), _INSERT_CHUNK):
                 await repository.insert_deliveries(conn, rows[i : i + _INSERT_CHUNK])
-            if await repository.advance_cursor(conn, name, last, page[-1].seq, now) != 1:
+            if await repository.advance_cursor(conn, name, last, after, now) != 1:
                 raise _CursorMoved()
     except _CursorMoved:
         return 0

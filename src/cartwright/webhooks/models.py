@@ -74,11 +74,13 @@ webhook_attempts = sa.Table(
     sa.Index(None, "delivery_id", "attempted_at"),
 )
 
-# How far each dispatcher has read the outbox (one row per dispatcher name).
+# How far each dispatcher has read the outbox (one row per dispatcher name): just after the
+# event at (last_txid, last_seq). `last_txid` is for the commit-ordered feed (0 until then).
 webhook_dispatch_cursors = sa.Table(
     "webhook_dispatch_cursors",
     metadata,
     sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("last_txid", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("last_seq", sa.BigInteger, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
 )

@@ -182,30 +182,35 @@ async def drop_expired_secrets(conn: Conn, endpoint_id: str, now: datetime) -> i
 # --------------------------------------------------------------------------- dispatching
 
 
-async def cursor(conn: Conn, name: str) -> int | None:
-    value = await conn.fetchval(
-        "SELECT last_seq FROM webhook_dispatch_cursors WHERE name = $1", name
+async def cursor(conn: Conn, name: str) -> tuple[int, int] | None:
+    """(last_txid, last_seq) of the dispatcher, None before its first pass."""
+    row = await conn.fetchrow(
+        "SELECT last_txid, last_seq FROM webhook_dispatch_cursors WHERE name = $1", name
     )
-    return None if value is None else int(value)
+    return None if row is None else (int(row["last_txid"]), int(row["last_seq"]))
 
 
 async def create_cursor(conn: Conn, name: str, now: datetime) -> None:
     await conn.execute(
-        "INSERT INTO webhook_dispatch_cursors (name, last_seq, updated_at) VALUES ($1, 0, $2)"
-        " ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO webhook_dispatch_cursors (name, last_txid, last_seq, updated_at)"
+        " VALUES ($1, 0, 0, $2) ON CONFLICT (name) DO NOTHING",
         name,
         now,
     )
 
 
-async def advance_cursor(conn: Conn, name: str, old: int, new: int, now: datetime) -> int:
+async def advance_cursor(
+    conn: Conn, name: str, old: tuple[int, int], new: tuple[int, int], now: datetime
+) -> int:
     """Guarded: another dispatcher that moved the cursor first wins."""
     return await conn.execute(
-        "UPDATE webhook_dispatch_cursors SET last_seq = $3, updated_at = $4"
-        " WHERE name = $1 AND last_seq = $2",
+        "UPDATE webhook_dispatch_cursors SET last_txid = $4, last_seq = $5, updated_at = $6"
+        " WHERE name = $1 AND last_txid = $2 AND last_seq = $3",
         name,
-        old,
-        new,
+        old[0],
+        old[1],
+        new[0],
+        new[1],
         now,
     )
 

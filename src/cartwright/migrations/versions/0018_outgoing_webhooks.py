@@ -28,6 +28,7 @@ def upgrade() -> None:
     op.create_table(
         "webhook_dispatch_cursors",
         sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("last_txid", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("last_seq", sa.BigInteger, nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
