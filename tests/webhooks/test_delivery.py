@@ -88,7 +88,7 @@ async def test_a_redirect_is_a_failed_attempt_and_is_not_followed(
     await rig.flush()
     (listed,) = await rig.deliveries(endpoint["id"])
     delivery = await rig.delivery(listed["id"])
-    assert delivery["status"] == "pending"
+    assert delivery["status"] == "failed"
     assert delivery["attempts"][0]["status_code"] == 302
     assert delivery["attempts"][0]["error"] == "redirect not followed"
     assert len(receiver.received) == 1  # nothing went to the redirect's target

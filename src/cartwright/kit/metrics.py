@@ -164,7 +164,7 @@ webhook_attempt_duration = Histogram(
 )
 webhook_pending = Gauge(
     "cartwright_webhook_deliveries_pending",
-    "Webhook deliveries waiting to be sent or retried (database-wide).",
+    "Webhook deliveries waiting to be sent or retried, `pending` or `failed` (database-wide).",
     multiprocess_mode="mostrecent",
 )
 webhook_endpoints_disabled = Gauge(

@@ -273,7 +273,7 @@ class Sender:
             if wait is None:
                 status, due = DeliveryStatus.ABANDONED, None
             else:
-                status, due = DeliveryStatus.PENDING, now + timedelta(seconds=wait)
+                status, due = DeliveryStatus.FAILED, now + timedelta(seconds=wait)
         async with self._db.transaction() as conn:
             await conn.batch(
                 [
@@ -304,8 +304,7 @@ class Sender:
                 await repository.endpoint_succeeded(conn, row["endpoint_id"], now)
             else:
                 await self._count_failure(conn, row["endpoint_id"], now)
-        outcome_label = "failed" if status is DeliveryStatus.PENDING else str(status)
-        metrics.webhook_deliveries.labels(outcome_label).inc()
+        metrics.webhook_deliveries.labels(str(status)).inc()
 
     async def _count_failure(self, conn: Conn, endpoint_id: str, now: datetime) -> None:
         counters = await repository.endpoint_failed(conn, endpoint_id, now)

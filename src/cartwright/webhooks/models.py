@@ -53,10 +53,10 @@ webhook_deliveries = sa.Table(
     sa.UniqueConstraint("endpoint_id", "event_id", "generation"),
     sa.Index(None, "endpoint_id", "created_at"),
     sa.Index(
-        "ix_webhook_deliveries_pending",
+        "ix_webhook_deliveries_due",
         "next_attempt_at",
-        postgresql_where=sa.text("status = 'pending'"),
-        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status IN ('pending', 'failed')"),
+        sqlite_where=sa.text("status IN ('pending', 'failed')"),
     ),
 )
 

@@ -274,12 +274,13 @@ async def lease_due(
         " SELECT d.id, d.next_attempt_at, ROW_NUMBER() OVER"
         " (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS n"
         " FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
-        " WHERE d.status = 'pending' AND e.status = 'enabled' AND d.next_attempt_at <= $1"
+        " WHERE d.status IN ('pending', 'failed') AND e.status = 'enabled'"
+        " AND d.next_attempt_at <= $1"
         f" AND (d.leased_until IS NULL OR d.leased_until < $1){skip}"
         "), chosen AS ("
         " SELECT id FROM webhook_deliveries WHERE id IN"
         " (SELECT id FROM ranked WHERE n <= $4 ORDER BY next_attempt_at, id LIMIT $5)"
-        " AND status = 'pending' AND (leased_until IS NULL OR leased_until < $1)"
+        " AND status IN ('pending', 'failed') AND (leased_until IS NULL OR leased_until < $1)"
         f"{lock}"
         ")"
         " UPDATE webhook_deliveries SET leased_until = $2, lease_owner = $3"
@@ -342,7 +343,7 @@ async def finish_attempt(
         "UPDATE webhook_deliveries SET status = $3, attempts = attempts + 1,"
         " next_attempt_at = $4, last_status_code = $5, last_error = $6, updated_at = $7,"
         " leased_until = NULL, lease_owner = NULL"
-        " WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
+        " WHERE id = $1 AND lease_owner = $2 AND status IN ('pending', 'failed')",
         delivery_id,
         owner,
         status,
@@ -356,7 +357,7 @@ async def finish_attempt(
 async def any_due(conn: Conn, now: datetime) -> bool:
     """Whether a pending delivery is due (a cheap look before a pass takes a lease)."""
     row = await conn.fetchrow(
-        "SELECT 1 AS due FROM webhook_deliveries WHERE status = 'pending'"
+        "SELECT 1 AS due FROM webhook_deliveries WHERE status IN ('pending', 'failed')"
         " AND next_attempt_at <= $1 AND (leased_until IS NULL OR leased_until < $1) LIMIT 1",
         now,
     )
@@ -365,7 +366,9 @@ async def any_due(conn: Conn, now: datetime) -> bool:
 
 async def count_pending(conn: Conn) -> int:
     return int(
-        await conn.fetchval("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")
+        await conn.fetchval(
+            "SELECT count(*) FROM webhook_deliveries WHERE status IN ('pending', 'failed')"
+        )
     )
 
 

@@ -64,6 +64,9 @@ class EndpointStatus(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
+    """`pending`: not tried yet; `failed`: the last attempt failed, the next is due at
+    `next_attempt_at`; `succeeded`; `abandoned`: the last retry failed."""
+
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"

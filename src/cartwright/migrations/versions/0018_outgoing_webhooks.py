@@ -85,11 +85,11 @@ def upgrade() -> None:
         ["endpoint_id", "created_at"],
     )
     op.create_index(
-        "ix_webhook_deliveries_pending",
+        "ix_webhook_deliveries_due",
         "webhook_deliveries",
         ["next_attempt_at"],
-        postgresql_where=sa.text("status = 'pending'"),
-        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status IN ('pending', 'failed')"),
+        sqlite_where=sa.text("status IN ('pending', 'failed')"),
     )
     op.create_table(
         "webhook_attempts",
