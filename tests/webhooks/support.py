@@ -44,8 +44,9 @@ class Receiver:
 
     plan: Callable[[str, int], Behaviour] = lambda _event, _n: "ok"
     received: list[Received] = field(default_factory=list)
-    # The Host header of every request.
+    # The Host and traceparent headers of every request.
     hosts: list[str] = field(default_factory=list)
+    traceparents: list[str | None] = field(default_factory=list)
     clock: FakeClock | None = None
     slow_s: float = 2.0
     port: int = 0
@@ -63,6 +64,7 @@ class Receiver:
         event_id = request.headers.get("Cartwright-Event-Id", "")
         nth = self.count(event_id)
         self.hosts.append(request.headers.get("Host", ""))
+        self.traceparents.append(request.headers.get("traceparent"))
         self.received.append(
             Received(
                 event_id,

@@ -238,7 +238,9 @@ class Sender:
                     headers=headers,
                     extensions=extensions,
                 )
-                response = await self._client.send(request, stream=True)
+                # No trace context (or span) for another company's server.
+                with telemetry.untraced_http():
+                    response = await self._client.send(request, stream=True)
                 try:
                     excerpt = b""
                     async for chunk in response.aiter_bytes():
