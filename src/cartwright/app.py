@@ -53,6 +53,7 @@ from cartwright.web.guard import RejectNul
 from cartwright.web.headers import ProblemCORS, SecurityHeaders, cors_options
 from cartwright.web.request_context import RequestContext
 from cartwright.web.responses import json_response
+from cartwright.webhooks.api import router as webhooks_router
 
 log = structlog.get_logger("cartwright.api")
 GC_YOUNG_THRESHOLD = 20_000
@@ -213,6 +214,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         customers_router,
         inventory_router,
         events_router,
+        webhooks_router,
         access_router,
         audit_router,
         ledger_router,

@@ -31,6 +31,7 @@ from cartwright.providers.service import builtin
 from cartwright.sandbox_psp.inprocess import InProcessClient
 from cartwright.sandbox_psp.server import Sandbox
 from cartwright.sandbox_psp.settings import Faults, SandboxConfig
+from cartwright.webhooks.delivery import Sender as WebhookSender
 
 log = structlog.get_logger("cartwright.platform")
 
@@ -89,6 +90,14 @@ class Platform:
     sandbox_webhook_client: httpx.AsyncClient | None = None
     # The second sandbox server, `sandbox_failover` (CARTWRIGHT_SANDBOX_FAILOVER_URL).
     sandbox_failover_connector: SandboxConnector | None = None
+    # Posts outgoing webhooks (worker job `webhook_sender`), made on first use.
+    webhook_sender: WebhookSender | None = None
+
+    def webhooks(self) -> WebhookSender:
+        if self.webhook_sender is None:
+            self.webhook_sender = WebhookSender(self.db, self.secrets, self.settings)
+        return self.webhook_sender
+
     # The warehouses checkout takes stock from, cached (CARTWRIGHT_WAREHOUSE_CACHE_TTL_S).
     stock_locations: StockLocations = field(default_factory=lambda: StockLocations(5.0))
 
@@ -189,6 +198,8 @@ class Platform:
             await self.sandbox.start(target)
 
     async def stop(self) -> None:
+        if self.webhook_sender is not None:
+            await self.webhook_sender.close()
         if self.sandbox is not None:
             await self.sandbox.stop()
         if self.sandbox_webhook_client is not None:

@@ -69,6 +69,10 @@ _DATA_DEPENDENT = {
     "resolve_discrepancy": [200, 404, 409],
     # Only the provider's signature opens it: any body a schema allows is refused.
     "provider_webhook": [400],
+    # A URL that may not be called, or an event type nobody emits.
+    "create_endpoint": [201, 422],
+    "update_endpoint": [200, 422],
+    "replay_range": [202, 422],
 }
 
 

@@ -40,6 +40,8 @@ ALL_SCOPES = [
     "audit:read",
     "customers:read",
     "customers:write",
+    "webhooks:read",
+    "webhooks:write",
     "ledger:read",
     "reconciliation:read",
     "reconciliation:write",
@@ -94,6 +96,16 @@ RULES: dict[str, Rule] = {
     "revoke_key": Rule("secret", "api_keys:write"),
     "roll_key": Rule("secret", "api_keys:write"),
     "list_audit_events": Rule("secret", "audit:read"),
+    "create_endpoint": Rule("secret", "webhooks:write"),
+    "list_endpoints": Rule("secret", "webhooks:read"),
+    "get_endpoint": Rule("secret", "webhooks:read"),
+    "update_endpoint": Rule("secret", "webhooks:write"),
+    "delete_endpoint": Rule("secret", "webhooks:write"),
+    "rotate_secret": Rule("secret", "webhooks:write"),
+    "list_deliveries": Rule("secret", "webhooks:read"),
+    "get_delivery": Rule("secret", "webhooks:read"),
+    "replay_delivery": Rule("secret", "webhooks:write"),
+    "replay_range": Rule("secret", "webhooks:write"),
     "ledger_trial_balance": Rule("secret", "ledger:read"),
     "ledger_accounts": Rule("secret", "ledger:read"),
     "ledger_entries": Rule("secret", "ledger:read"),
@@ -164,6 +176,9 @@ class Targets:
     key_roll: str
     run_id: str
     discrepancy_id: str
+    webhook_endpoint: str = ""
+    webhook_endpoint_delete: str = ""
+    webhook_delivery: str = ""
     only: dict[str, str] = field(default_factory=dict)  # scope -> key with just it
     all_but: dict[str, str] = field(default_factory=dict)  # scope -> key with all others
 
@@ -342,7 +357,31 @@ async def build(server: Server, admin: httpx.AsyncClient, idp: IdentityProvider)
         targets.only[scope] = (await new_key(admin, "secret", [scope]))["key"]
         others = [s for s in ALL_SCOPES if s != scope]
         targets.all_but[scope] = (await new_key(admin, "secret", others))["key"]
+    await _webhook_targets(admin, targets)
     return targets
+
+
+async def _webhook_targets(admin: httpx.AsyncClient, targets: Targets) -> None:
+    """An endpoint with a delivery (a replay of the orders placed above), left disabled so
+    the session's senders leave it alone, and one to delete."""
+    made = []
+    for _ in range(2):
+        body = {
+            "url": f"https://matrix-{uuid.uuid4().hex[:8]}.invalid/",
+            "events": ["order.placed"],
+        }
+        made.append((await ok(await admin.post("/v1/webhook-endpoints", json=body), 201))["id"])
+    targets.webhook_endpoint, targets.webhook_endpoint_delete = made
+    replayed = await ok(
+        await admin.post(
+            f"/v1/webhook-endpoints/{made[0]}/replay",
+            json={"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"},
+        ),
+        202,
+    )
+    targets.webhook_delivery = replayed["delivery_ids"][0]
+    for endpoint_id in made:
+        await ok(await admin.patch(f"/v1/webhook-endpoints/{endpoint_id}", json={"enabled": False}))
 
 
 @pytest.fixture
@@ -385,6 +424,14 @@ def valid_body(op_id: str, t: Targets) -> Any:
         "resolve_discrepancy": {"resolution": "dismissed", "note": "matrix"},
         # A report is CSV (sent as text/csv by `call`): one line of nobody's.
         "create_run": MATRIX_REPORT.replace("{id}", uuid.uuid4().hex),
+        # Subscribed to an event the session never writes: its senders leave it alone.
+        "create_endpoint": {
+            "url": "https://matrix-new.invalid/",
+            "events": ["webhook_endpoint.disabled"],
+        },
+        "update_endpoint": {"description": "matrix"},
+        "rotate_secret": None,
+        "replay_range": {"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"},
     }
     return bodies.get(op_id)
 
@@ -410,6 +457,10 @@ def url(op_id: str, t: Targets) -> str:
         "return_id": t.return_id,
         "run_id": t.run_id,
         "discrepancy_id": t.discrepancy_id,
+        "endpoint_id": (
+            t.webhook_endpoint_delete if op_id == "delete_endpoint" else t.webhook_endpoint
+        ),
+        "delivery_id": t.webhook_delivery,
     }
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)

@@ -18,6 +18,8 @@ class Scope(StrEnum):
     CUSTOMERS_WRITE = "customers:write"
     RECONCILIATION_READ = "reconciliation:read"
     RECONCILIATION_WRITE = "reconciliation:write"
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
     LEDGER_READ = "ledger:read"
     # Storefront scopes: what a publishable key can do.
     CATALOG_READ = "catalog:read"

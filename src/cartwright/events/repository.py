@@ -41,3 +41,33 @@ async def about(conn: Conn, aggregate_ids: Sequence[str]) -> list[Row]:
 
 async def set_data(conn: Conn, seq: int, data: str) -> None:
     await conn.execute("UPDATE events SET data = $2 WHERE seq = $1", seq, data)
+
+
+# Readers for the outgoing webhooks' dispatcher (until the commit-ordered feed replaces it).
+async def after_seq(conn: Conn, seq: int, limit: int) -> list[Row]:
+    return await conn.fetch(
+        "SELECT seq, id, type, data, created_at FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        seq,
+        limit,
+    )
+
+
+async def by_ids(conn: Conn, event_ids: Sequence[str]) -> list[Row]:
+    return await conn.fetch(
+        "SELECT seq, id, type, data, created_at FROM events"
+        f" WHERE id IN ({placeholders(1, len(event_ids))})",
+        *event_ids,
+    )
+
+
+async def created_between(
+    conn: Conn, start: datetime, end: datetime, seq: int, limit: int
+) -> list[Row]:
+    return await conn.fetch(
+        "SELECT seq, id, type, data, created_at FROM events"
+        " WHERE created_at >= $1 AND created_at < $2 AND seq > $3 ORDER BY seq LIMIT $4",
+        start,
+        end,
+        seq,
+        limit,
+    )

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from cartwright.events import repository
 from cartwright.kit import clock, ids
-from cartwright.kit.db import Conn, Stmt
+from cartwright.kit.db import Conn, Row, Stmt
 from cartwright.kit.errors import ValidationFailed
 
 
@@ -112,3 +113,51 @@ async def rewrite_payloads(
             await repository.set_data(conn, row["seq"], orjson.dumps(after).decode())
             changed += 1
     return changed
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the outbox holds it, with its place (`seq`) in the outbox."""
+
+    seq: int
+    id: str
+    type: str
+    created_at: datetime
+    data: Any
+
+    def public(self) -> dict[str, Any]:
+        """The event as `GET /v1/events` shows it."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "created_at": clock.isoformat(self.created_at),
+            "data": self.data,
+        }
+
+
+def _stored(row: Row) -> StoredEvent:
+    return StoredEvent(
+        int(row["seq"]), row["id"], row["type"], row["created_at"], _data(row["data"])
+    )
+
+
+async def read_after(conn: Conn, seq: int, *, limit: int) -> list[StoredEvent]:
+    """Events written after `seq`, in `seq` order: a plain cursor over the outbox (an event
+    whose transaction commits after a later one's may be passed over on PostgreSQL; the
+    commit-ordered feed replaces this)."""
+    return [_stored(r) for r in await repository.after_seq(conn, seq, limit)]
+
+
+async def by_ids(conn: Conn, event_ids: Sequence[str]) -> dict[str, StoredEvent]:
+    """The events with these ids (those that exist), by id."""
+    if not event_ids:
+        return {}
+    return {r["id"]: _stored(r) for r in await repository.by_ids(conn, list(event_ids))}
+
+
+async def created_between(
+    conn: Conn, start: datetime, end: datetime, *, after_seq: int = 0, limit: int
+) -> list[StoredEvent]:
+    """Events written in [start, end), in `seq` order, after `after_seq` (paging)."""
+    rows = await repository.created_between(conn, start, end, after_seq, limit)
+    return [_stored(r) for r in rows]

@@ -165,3 +165,25 @@ worker_last_run = Gauge(
     ["job"],
     multiprocess_mode="max",
 )
+
+# Outgoing webhooks (webhooks/delivery.py).
+webhook_deliveries = Counter(
+    "cartwright_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome: succeeded, failed (to be retried), abandoned.",
+    ["outcome"],
+)
+webhook_attempt_duration = Histogram(
+    "cartwright_webhook_attempt_duration_seconds",
+    "Time of one webhook delivery attempt, until the receiver answered or it failed.",
+    buckets=LATENCY_BUCKETS,
+)
+webhook_pending = Gauge(
+    "cartwright_webhook_deliveries_pending",
+    "Webhook deliveries waiting to be sent or retried, `pending` or `failed` (database-wide).",
+    multiprocess_mode="mostrecent",
+)
+webhook_endpoints_disabled = Gauge(
+    "cartwright_webhook_endpoints_disabled",
+    "Webhook endpoints disabled, by hand or after failing continuously (database-wide).",
+    multiprocess_mode="mostrecent",
+)

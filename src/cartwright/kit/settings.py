@@ -86,7 +86,25 @@ class Settings(BaseSettings):
     price_cache_ttl_s: float = 5.0
     # `cartwright worker` serves its own Prometheus metrics on this port when set.
     worker_metrics_port: int | None = None
+    # Outgoing webhooks (webhooks/, docs/webhooks.md). `allow_private`: endpoints may be on
+    # private, loopback or link-local addresses (development and tests only).
     webhooks_allow_private: bool = False
+    # One delivery attempt's whole time (connect, send, answer).
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    # Seconds to wait after each failed attempt (jittered by up to a fifth); after the
+    # last one the delivery is abandoned. Default: 10 attempts over about 3 days.
+    webhook_retry_schedule_s: str = "10,60,300,1800,7200,21600,43200,86400,86400"
+    # An endpoint whose every attempt failed for this long, or this many attempts in a
+    # row, is disabled (`webhook_endpoint.disabled`).
+    webhook_disable_after_s: float = Field(default=3 * 86400.0, gt=0)
+    webhook_disable_after_failures: int = Field(default=1000, ge=1)
+    # Deliveries one sender posts at once, in all and to any one endpoint.
+    webhook_concurrency: int = Field(default=32, ge=1, le=1000)
+    webhook_endpoint_concurrency: int = Field(default=4, ge=1, le=100)
+
+    def webhook_retry_schedule(self) -> tuple[float, ...]:
+        return tuple(float(p) for p in self.webhook_retry_schedule_s.split(",") if p.strip())
+
     # How long a process may trust what it read about an API key: a revoked or rolled-over
     # key stops working everywhere within this (at most 5 s).
     key_cache_ttl_s: float = Field(default=2.0, ge=0, le=5)
@@ -206,6 +224,14 @@ class Settings(BaseSettings):
                 " CARTWRIGHT_PSP_TIMEOUT_S times CARTWRIGHT_PSP_MAX_ATTEMPTS, with the backoff"
                 " between attempts), or"
                 " recovery could act on a payment whose request is still waiting for it"
+            )
+        try:
+            schedule = self.webhook_retry_schedule()
+        except ValueError:
+            schedule = (-1.0,)
+        if any(delay <= 0 for delay in schedule):
+            problems.append(
+                "CARTWRIGHT_WEBHOOK_RETRY_SCHEDULE_S must be comma-separated positive seconds"
             )
         if self.max_body_bytes < 1024:
             problems.append("CARTWRIGHT_MAX_BODY_BYTES must be at least 1024")

@@ -156,3 +156,25 @@ def ids() -> tuple[str, str] | None:
     if not ctx.is_valid:
         return None
     return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
+
+
+class _Untraced:
+    """The block's HTTP calls are not traced and carry no trace context: calls to other
+    companies' servers (outgoing webhooks) must not learn our trace ids."""
+
+    def __enter__(self) -> None:
+        self._token = otel_context.attach(
+            otel_context.set_value(otel_context._SUPPRESS_HTTP_INSTRUMENTATION_KEY, True)
+        )
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        otel_context.detach(self._token)
+
+
+def untraced_http() -> AbstractContextManager[None]:
+    return _Untraced()

@@ -21,6 +21,8 @@ from cartwright.kit import metrics
 from cartwright.orders import lifecycle_actions, payment_actions
 from cartwright.payments import service as payments
 from cartwright.platform import Platform
+from cartwright.webhooks import delivery as webhook_delivery
+from cartwright.webhooks import dispatcher as webhook_dispatcher
 
 log = structlog.get_logger("cartwright.worker")
 
@@ -56,6 +58,19 @@ async def _count_unknown_payments(p: Platform) -> int:
     return 0
 
 
+async def _dispatch_webhooks(p: Platform) -> int:
+    return await webhook_dispatcher.dispatch(p.db)
+
+
+async def _send_webhooks(p: Platform) -> int:
+    """Starts the due posts and returns (they run on while the worker polls again)."""
+    return await p.webhooks().send_due()
+
+
+async def _webhook_gauges(p: Platform) -> int:
+    return await webhook_delivery.refresh_gauges(p.db)
+
+
 async def _watch_low_stock(p: Platform) -> int:
     return await inventory.watch_low_stock(p.db, default_threshold=p.settings.low_stock_threshold)
 
@@ -68,6 +83,9 @@ JOBS: tuple[tuple[str, Callable[[Platform], Awaitable[int]], int], ...] = (
     ("idempotency_purge", _purge_idempotency_keys, 600),
     ("cart_purge", _purge_abandoned_carts, 600),
     ("payment_gauges", _count_unknown_payments, 5),
+    ("webhook_dispatch", _dispatch_webhooks, 1),
+    ("webhook_sender", _send_webhooks, 1),
+    ("webhook_gauges", _webhook_gauges, 5),
     ("low_stock", _watch_low_stock, 2),
 )
 

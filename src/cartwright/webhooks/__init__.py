@@ -1,0 +1,1 @@
+"""Outgoing webhooks: endpoints, signed deliveries of domain events, retries (ADR 0020)."""
