@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cartwright.kit.db import Conn, Row, Stmt, Where, insert_rows_stmt, placeholders
+from cartwright.kit.db import Conn, Dialect, Row, Stmt, Where, insert_rows_stmt, placeholders
 
 
 def insert_events_stmt(rows: Sequence[tuple[str, str, str, str, datetime]]) -> Stmt:
@@ -13,6 +13,45 @@ def insert_events_stmt(rows: Sequence[tuple[str, str, str, str, datetime]]) -> S
 async def seq_of(conn: Conn, event_id: str) -> int | None:
     value = await conn.fetchval("SELECT seq FROM events WHERE id = $1", event_id)
     return None if value is None else int(value)
+
+
+async def position_of(conn: Conn, event_id: str) -> tuple[int, int] | None:
+    """(txid, seq) of an event: its place in the feed (txid 0 on SQLite)."""
+    row = await conn.fetchrow("SELECT txid, seq FROM events WHERE id = $1", event_id)
+    return None if row is None else (int(row["txid"] or 0), int(row["seq"]))
+
+
+FEED_COLUMNS = "seq, txid, id, type, aggregate_id, data, created_at"
+
+
+async def feed(
+    conn: Conn, *, after: tuple[int, int], types: Sequence[str] | None, limit: int
+) -> list[Row]:
+    """Events after `after` in feed order. PostgreSQL: only rows whose writing transaction is
+    older than every transaction still open (`pg_snapshot_xmin`), ordered by (txid, seq); a
+    transaction that commits later has a higher txid than anything served, so nothing is
+    passed. SQLite: one writer at a time, so seq is commit order."""
+    args: list[object] = []
+
+    def param(value: object) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if conn.dialect is Dialect.POSTGRES:
+        clauses = [
+            f"(txid, seq) > ({param(after[0])}, {param(after[1])})",
+            "txid < (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint",
+        ]
+        order = "txid, seq"
+    else:
+        clauses, order = [f"seq > {param(after[1])}"], "seq"
+    if types:
+        clauses.append(f"type IN ({', '.join(param(t) for t in types)})")
+    return await conn.fetch(
+        f"SELECT {FEED_COLUMNS} FROM events WHERE {' AND '.join(clauses)}"
+        f" ORDER BY {order} LIMIT {param(limit)}",
+        *args,
+    )
 
 
 async def list_events(
