@@ -80,3 +80,79 @@ async def about(conn: Conn, aggregate_ids: Sequence[str]) -> list[Row]:
 
 async def set_data(conn: Conn, seq: int, data: str) -> None:
     await conn.execute("UPDATE events SET data = $2 WHERE seq = $1", seq, data)
+
+
+async def take_lease(
+    conn: Conn, name: str, holder: str, now: datetime, until: datetime
+) -> tuple[int, int] | None:
+    """Take (or keep) relay partition `name` for `holder` until `until`, if it is free, has
+    expired or is already ours; its cursor when taken, None when another holder has it."""
+    await conn.execute(
+        "INSERT INTO event_relay_leases (name, cursor_txid, cursor_seq, updated_at)"
+        " VALUES ($1, 0, 0, $2) ON CONFLICT (name) DO NOTHING",
+        name,
+        now,
+    )
+    row = await conn.fetchrow(
+        "UPDATE event_relay_leases SET holder = $2, lease_until = $4, updated_at = $3"
+        " WHERE name = $1 AND (holder IS NULL OR holder = $2 OR lease_until < $3)"
+        " RETURNING cursor_txid, cursor_seq",
+        name,
+        holder,
+        now,
+        until,
+    )
+    return None if row is None else (int(row["cursor_txid"]), int(row["cursor_seq"]))
+
+
+async def advance(
+    conn: Conn, name: str, holder: str, cursor: tuple[int, int], seqs: Sequence[int], now: datetime
+) -> bool:
+    """Move partition `name`'s cursor to `cursor` and mark `seqs` published, if `holder`
+    still holds it (a relay that lost its lease moves nothing)."""
+    moved = await conn.execute(
+        "UPDATE event_relay_leases SET cursor_txid = $3, cursor_seq = $4, updated_at = $5"
+        " WHERE name = $1 AND holder = $2",
+        name,
+        holder,
+        cursor[0],
+        cursor[1],
+        now,
+    )
+    if moved != 1:
+        return False
+    if seqs:
+        await conn.execute(
+            f"UPDATE events SET published_at = $1 WHERE seq IN ({placeholders(2, len(seqs))})",
+            now,
+            *seqs,
+        )
+    return True
+
+
+async def backlog(conn: Conn, after: tuple[int, int]) -> tuple[int, datetime | None]:
+    """(how many, the oldest created_at) of events past a relay cursor."""
+    if conn.dialect is Dialect.POSTGRES:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, min(created_at) AS oldest FROM events"
+            " WHERE (txid, seq) > ($1, $2)",
+            after[0],
+            after[1],
+        )
+    else:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, min(created_at) AS oldest FROM events WHERE seq > $1",
+            after[1],
+        )
+    assert row is not None
+    oldest = row["oldest"]
+    if isinstance(oldest, str):  # SQLite's min() loses the column's declared type
+        oldest = datetime.fromisoformat(oldest)
+    return int(row["n"]), oldest
+
+
+async def relay_cursor(conn: Conn, name: str) -> tuple[int, int]:
+    row = await conn.fetchrow(
+        "SELECT cursor_txid, cursor_seq FROM event_relay_leases WHERE name = $1", name
+    )
+    return (0, 0) if row is None else (int(row["cursor_txid"]), int(row["cursor_seq"]))
