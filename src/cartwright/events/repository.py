@@ -156,3 +156,33 @@ async def relay_cursor(conn: Conn, name: str) -> tuple[int, int]:
         "SELECT cursor_txid, cursor_seq FROM event_relay_leases WHERE name = $1", name
     )
     return (0, 0) if row is None else (int(row["cursor_txid"]), int(row["cursor_seq"]))
+
+
+async def claim_inbox(conn: Conn, consumer: str, event_id: str, now: datetime) -> bool:
+    """Record that `consumer` handles `event_id`; False when it already did (or is doing so
+    in a transaction that commits first: the insert waits for it, then does nothing)."""
+    count = await conn.execute(
+        "INSERT INTO event_inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT (consumer, event_id) DO NOTHING",
+        consumer,
+        event_id,
+        now,
+    )
+    return count == 1
+
+
+async def count_order_placed(conn: Conn, customer_id: str, now: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO customer_order_counts (customer_id, orders_placed, updated_at)"
+        " VALUES ($1, 1, $2) ON CONFLICT (customer_id) DO UPDATE"
+        " SET orders_placed = customer_order_counts.orders_placed + 1, updated_at = $2",
+        customer_id,
+        now,
+    )
+
+
+async def orders_placed(conn: Conn, customer_id: str) -> int:
+    value = await conn.fetchval(
+        "SELECT orders_placed FROM customer_order_counts WHERE customer_id = $1", customer_id
+    )
+    return 0 if value is None else int(value)
