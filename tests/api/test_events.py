@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,22 @@ async def _place(admin: httpx.AsyncClient) -> dict[str, Any]:
     return placed.json()
 
 
+async def _listed(
+    admin: httpx.AsyncClient, params: dict[str, Any], expected_id: str
+) -> list[dict[str, Any]]:
+    """`GET /v1/events` once it lists `expected_id`. The list is the gap-free feed: on
+    PostgreSQL an event is listed once every transaction that began writing before it has
+    ended, anywhere on the server (other test runs share it), so the wait is short, not zero."""
+    for _ in range(100):
+        response = await admin.get("/v1/events", params=params)
+        assert response.status_code == 200, response.text
+        data: list[dict[str, Any]] = response.json()["data"]
+        if any(e["id"] == expected_id for e in data):
+            return data
+        await asyncio.sleep(0.1)
+    return data
+
+
 def _at(event: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(event["created_at"].replace("Z", "+00:00"))
 
@@ -33,11 +50,9 @@ async def test_events_are_listed_in_the_order_they_happened(admin: httpx.AsyncCl
 
     # Everything after the first order's last event: the second order's events, in order,
     # and none of the first's.
-    response = await admin.get(
-        "/v1/events", params={"starting_after": first_events[-1]["id"], "limit": 100}
+    later = await _listed(
+        admin, {"starting_after": first_events[-1]["id"], "limit": 100}, second_events[-1]["id"]
     )
-    assert response.status_code == 200, response.text
-    later = response.json()["data"]
     later_ids = [e["id"] for e in later]
     assert not {e["id"] for e in first_events} & set(later_ids)
     positions = [later_ids.index(e["id"]) for e in second_events]
@@ -89,10 +104,10 @@ async def test_type_filter(admin: httpx.AsyncClient) -> None:
         assert page["data"], kind
         assert {e["type"] for e in page["data"]} == {kind}
         # The first event of this type after the previous order's events is ours.
-        after = await admin.get(
-            "/v1/events", params={"type": kind, "starting_after": before[-1]["id"], "limit": 1}
+        after = await _listed(
+            admin, {"type": kind, "starting_after": before[-1]["id"], "limit": 1}, mine[kind]
         )
-        assert [e["id"] for e in after.json()["data"]] == [mine[kind]], kind
+        assert [e["id"] for e in after] == [mine[kind]], kind
     nothing = await admin.get("/v1/events", params={"type": "no.such.event"})
     assert nothing.json() == {"data": [], "has_more": False}
 
@@ -116,8 +131,8 @@ async def test_starting_after_pages_forward(admin: httpx.AsyncClient) -> None:
     assert seen == ids
 
     # Unfiltered, starting after our first event: our second one comes before our third.
-    page = (await admin.get("/v1/events", params={"starting_after": ids[0], "limit": 100})).json()
-    later = [e["id"] for e in page["data"]]
+    listed = await _listed(admin, {"starting_after": ids[0], "limit": 100}, ids[2])
+    later = [e["id"] for e in listed]
     assert ids[0] not in later
     assert later.index(ids[1]) < later.index(ids[2])
 

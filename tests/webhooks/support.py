@@ -158,8 +158,9 @@ class Rig:
                     for i in range(count)
                 ],
             )
-            page = await events.read_after(conn, 0, limit=100_000)
-        return [e.id for e in page[-count:]]
+            # Our own transaction's events, newest last (the feed shows them once committed).
+            rows = await conn.fetch("SELECT id FROM events ORDER BY seq DESC LIMIT $1", count)
+        return [r["id"] for r in reversed(rows)]
 
     async def dispatch(self) -> int:
         total = 0

@@ -1,8 +1,9 @@
 """Domain events through the transactional outbox.
 
 `record` writes events in the caller's transaction, so an event exists exactly when the
-state change it reports committed. A relay to a broker reads the same table later
-(`published_at`); `GET /v1/events` lists it in the order events were written.
+state change it reports committed. `feed` reads them back in an order that never skips one
+that commits late; `GET /v1/events`, the broker relay (`events/relay.py`) and the webhook
+dispatcher all read through it (docs/events.md, ADR 0019).
 """
 
 from __future__ import annotations
@@ -18,6 +19,80 @@ from cartwright.events import repository
 from cartwright.kit import clock, ids
 from cartwright.kit.db import Conn, Row, Stmt
 from cartwright.kit.errors import ValidationFailed
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Cursor:
+    """A place in the feed: just after the event at (txid, seq) (txid is 0 on SQLite).
+    `token()` is its text form, for a consumer that stores it."""
+
+    txid: int
+    seq: int
+
+    def token(self) -> str:
+        return f"{self.txid}.{self.seq}"
+
+    @classmethod
+    def parse(cls, token: str) -> Cursor:
+        txid, _, seq = token.partition(".")
+        if not (txid.isdigit() and seq.isdigit()):
+            raise ValueError(f"not a feed cursor: {token!r}")
+        return cls(int(txid), int(seq))
+
+
+START = Cursor(0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    """An event as the feed reads it."""
+
+    id: str
+    type: str
+    aggregate_id: str
+    data: dict[str, Any]
+    created_at: datetime
+    cursor: Cursor
+
+    def shown(self) -> dict[str, Any]:
+        """As `GET /v1/events` shows it."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "created_at": clock.isoformat(self.created_at),
+            "data": self.data,
+        }
+
+
+async def feed(
+    conn: Conn, after: Cursor | None, limit: int, types: Sequence[str] | None = None
+) -> tuple[list[FeedEvent], Cursor]:
+    """Up to `limit` committed events after `after` (None: from the start), in feed order,
+    and the cursor to read on from. Never skips: an event whose transaction is still open
+    holds back every event behind it (PostgreSQL) until it commits or rolls back, so a
+    reader that pages on the returned cursor sees every event exactly once. The order is
+    the writing transactions' ids, then seq: the events about one thing keep the order
+    of their transactions (ADR 0019 says when)."""
+    start = after or START
+    rows = await repository.feed(conn, after=(start.txid, start.seq), types=types, limit=limit)
+    events = [
+        FeedEvent(
+            id=r["id"],
+            type=r["type"],
+            aggregate_id=r["aggregate_id"],
+            data=_data(r["data"]),
+            created_at=r["created_at"],
+            cursor=Cursor(int(r["txid"] or 0), int(r["seq"])),
+        )
+        for r in rows
+    ]
+    return events, (events[-1].cursor if events else start)
+
+
+async def cursor_of(conn: Conn, event_id: str) -> Cursor | None:
+    """The feed cursor just after event `event_id` (None: no such event)."""
+    position = await repository.position_of(conn, event_id)
+    return None if position is None else Cursor(*position)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +126,25 @@ async def list_events(
     event_type: str | None,
     aggregate_id: str | None = None,
 ) -> dict[str, Any]:
-    after_seq = 0
+    after: Cursor | None = None
     if starting_after is not None:
-        seq = await repository.seq_of(conn, starting_after)
-        if seq is None:
+        after = await cursor_of(conn, starting_after)
+        if after is None:
             raise ValidationFailed.field("starting_after", f"no event {starting_after}")
-        after_seq = seq
+    if aggregate_id is None:
+        # The feed: gap-free, so a client tailing the list with `starting_after` misses
+        # nothing (an event of a transaction still open appears once it commits).
+        page, _ = await feed(conn, after, limit + 1, None if event_type is None else [event_type])
+        return {
+            "data": [e.shown() for e in page[:limit]],
+            "has_more": len(page) > limit,
+        }
+    # One object's history: every event about it that committed, in seq order (the order
+    # they happened in; its transactions follow each other). Not held back by unrelated
+    # open transactions.
     rows = await repository.list_events(
         conn,
-        after_seq=after_seq,
+        after_seq=0 if after is None else after.seq,
         event_type=event_type,
         aggregate_id=aggregate_id,
         limit=limit + 1,
@@ -139,13 +224,6 @@ def _stored(row: Row) -> StoredEvent:
     return StoredEvent(
         int(row["seq"]), row["id"], row["type"], row["created_at"], _data(row["data"])
     )
-
-
-async def read_after(conn: Conn, seq: int, *, limit: int) -> list[StoredEvent]:
-    """Events written after `seq`, in `seq` order: a plain cursor over the outbox (an event
-    whose transaction commits after a later one's may be passed over on PostgreSQL; the
-    commit-ordered feed replaces this)."""
-    return [_stored(r) for r in await repository.after_seq(conn, seq, limit)]
 
 
 async def by_ids(conn: Conn, event_ids: Sequence[str]) -> dict[str, StoredEvent]:

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     payment_operation_recheck_s: float = Field(default=30.0, gt=0)
     # Capture at checkout (`automatic`) or leave the payment authorized (`manual`).
     capture_method: Literal["automatic", "manual"] = "automatic"
+    # Events leaving the platform (events/envelope.py): the CloudEvents `source`, and where
+    # the events' JSON Schemas are published (`dataschema` = <base>/<type>.v1.json).
+    event_source: str = "cartwright"
+    event_schema_base_url: str = "https://cartwright.dev/docs/events"
     # How often the in-process or standalone worker looks for work.
     worker_poll_interval_s: float = 1.0
     # How long a process may use the warehouses it read (checkout's stock locations) before

@@ -45,11 +45,11 @@ Position = tuple[int, int]  # just after the event at (txid, seq)
 
 async def _read_after(
     conn: Conn, position: Position, limit: int
-) -> tuple[list[events.StoredEvent], Position]:
-    """The events after `position` and the position after them. Today a plain `seq`
-    cursor (txid 0); the one place to switch to the commit-ordered feed."""
-    page = await events.read_after(conn, position[1], limit=limit)
-    return page, ((0, page[-1].seq) if page else position)
+) -> tuple[list[events.FeedEvent], Position]:
+    """The events after `position` and the position after them, through the commit-ordered
+    feed (ADR 0019): an event whose transaction commits late is waited for, never passed."""
+    page, after = await events.feed(conn, events.Cursor(*position), limit)
+    return page, (after.txid, after.seq)
 
 
 async def _dispatch(db: Database, name: str, batch: int) -> int:
