@@ -7,12 +7,14 @@ voids. The day's report reconciles with no discrepancy; a copy doctored by one a
 line dropped and one line added yields exactly those three, however often it is run.
 
 The day's trade is `TRADE`, a list of scenarios: each places its orders through one of the
-two servers and adds the settlement lines it must produce to `Day.expected_lines`. Another
-kind of trade (cancellations, a chargeback) is one more scenario there.
+two servers and adds the settlement lines it must produce to `Day.expected_lines`: captures
+at checkout and later, partial refunds, voids, cancellations, fulfilments that capture what
+they ship, and disputes (one lost, one won) opened by the shopper's bank.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import os
@@ -32,7 +34,8 @@ import pytest
 from cartwright.kit import clock
 from cartwright.kit.db import Database
 from cartwright.sandbox_psp import settlement
-from cartwright.sandbox_psp.books import capture_fee
+from cartwright.sandbox_psp.books import Books, capture_fee
+from cartwright.sandbox_psp.settings import SandboxConfig
 from tests.conftest import ADMIN_KEY, ROOT, SERVER_ENV, Server, _migrated_database, start_server
 from tests.factories import checkout, create_product, ready_cart
 
@@ -120,11 +123,77 @@ async def captured_later(day: Day, manual: httpx.AsyncClient, sku: str) -> None:
             await post(manual, path + "/payment/void")
 
 
+async def canceled(day: Day, admin: httpx.AsyncClient, sku: str) -> None:
+    """Canceled before anything shipped: captured at checkout (refunded whole) on the
+    automatic server; authorized only (voided, never in the report) on the manual one."""
+    placed = await order(admin, sku, 1)
+    day.orders[placed["id"]] = placed
+    body = await post(admin, f"/v1/orders/{placed['id']}/cancel")
+    assert body["status"] == "canceled", body
+    if placed["payment_status"] == "captured":
+        day.expected_lines.update(capture=1, refund=1)
+
+
+async def fulfilled_in_two_parcels(day: Day, manual: httpx.AsyncClient, sku: str) -> None:
+    """Capture on fulfilment: each parcel captures what it carries (two captures), then one
+    unit comes back and is refunded by its line."""
+    placed = await order(manual, sku, 3)
+    day.orders[placed["id"]] = placed
+    line = placed["lines"][0]["id"]
+    path = f"/v1/orders/{placed['id']}"
+    for quantity in (1, 2):
+        await post(
+            manual, path + "/fulfillments", {"lines": [{"line_id": line, "quantity": quantity}]}
+        )
+    day.expected_lines["capture"] += 2
+    await post(manual, path + "/refunds", {"lines": [{"line_id": line, "quantity": 1}]})
+    day.expected_lines["refund"] += 1
+
+
+async def disputed(day: Day, auto: httpx.AsyncClient, sku: str) -> None:
+    """Two orders disputed by the shopper's bank: one lost (a chargeback), one won the same
+    day (a chargeback and its reversal); each applied by the sandbox's webhook first."""
+    db = Database(day.database_url, pool_size=2, name="sandbox-staff")
+    await db.connect()
+    try:
+        books = Books(db, SandboxConfig())
+        for outcome in ("lost", "won"):
+            placed = await order(auto, sku, 1)
+            day.orders[placed["id"]] = placed
+            day.expected_lines["capture"] += 1
+            entries = await auto.get("/v1/ledger/entries", params={"order_id": placed["id"]})
+            at_provider = await books.find(entries.json()["data"][0]["payment_id"])
+            assert at_provider is not None
+            dispute = await books.open_dispute(at_provider["id"], 700, "fraudulent")
+            await shown(auto, placed["id"], "opened")
+            await books.decide_dispute(dispute["id"], outcome)
+            await shown(auto, placed["id"], outcome)
+            day.expected_lines["chargeback"] += 1
+            if outcome == "won":
+                day.expected_lines["chargeback_reversal"] += 1
+    finally:
+        await db.close()
+
+
+async def shown(admin: httpx.AsyncClient, order_id: str, status: str) -> None:
+    """Wait until the order shows its dispute in `status` (the webhook was applied)."""
+    for _ in range(100):
+        dispute = (await admin.get(f"/v1/orders/{order_id}")).json()["dispute"]
+        if dispute is not None and dispute["status"] == status:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the dispute of {order_id} never became {status}")
+
+
 # The day's trade, scenario by scenario (each given the day, a client of the server that
 # captures at checkout or of the one that does not, and a SKU in stock).
 TRADE = (
     (captured_at_checkout, "automatic"),
     (captured_later, "manual"),
+    (canceled, "automatic"),
+    (canceled, "manual"),
+    (fulfilled_in_two_parcels, "manual"),
+    (disputed, "automatic"),
 )
 
 

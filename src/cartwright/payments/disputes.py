@@ -178,6 +178,12 @@ async def record(
     return DisputeChange(dispute, False, target is DisputeStatus.WON, events)
 
 
+async def find_dispute(conn: Conn, provider: str, reference: str) -> Dispute | None:
+    """The dispute `provider` knows by `reference` (its own id of it), if we recorded it."""
+    row = await repository.get_dispute(conn, provider, reference)
+    return None if row is None else Dispute.from_row(row)
+
+
 async def disputes_of_order(conn: Conn, order_id: str) -> list[Dispute]:
     return [Dispute.from_row(r) for r in await repository.disputes_of_order(conn, order_id)]
 

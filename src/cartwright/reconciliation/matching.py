@@ -13,6 +13,7 @@ from typing import Any
 
 from cartwright.kit.db import Conn
 from cartwright.kit.money import apply_rate_bp
+from cartwright.payments import disputes
 from cartwright.payments import service as payments
 from cartwright.payments.connector import OperationStatus
 from cartwright.payments.service import Operation, OperationKind, Payment
@@ -212,6 +213,75 @@ async def match_line(conn: Conn, line: ReportLine, schedules: FeeSchedules) -> L
                 our_reference=subject_id,
                 expected={"fee": fee},
                 actual={"fee": line.fee},
+            )
+        )
+    return LineMatch(subject_id, findings)
+
+
+async def match_dispute_line(conn: Conn, line: ReportLine) -> LineMatch:
+    """Match a chargeback (or its reversal) to the dispute the provider told us of by
+    webhook: the ledger took the money back then (ADR 0015), so the line must name a
+    dispute we hold, of the same payment, currency and amount, and a reversal one we
+    won. Its subject is the dispute (the reversal's: the dispute and `:reversal`)."""
+    reversal = line.kind is LineKind.CHARGEBACK_REVERSAL
+    dispute = (
+        None
+        if line.source_id is None
+        else await disputes.find_dispute(conn, line.provider, line.source_id)
+    )
+    if dispute is None:
+        return LineMatch(
+            None,
+            [
+                _line_finding(
+                    line,
+                    DiscrepancyKind.MISSING_ON_OUR_SIDE,
+                    f"The provider reports a {line.kind.value} {line.line_id} of {line.gross}"
+                    f" {line.currency} for a dispute we were never told of.",
+                    actual={"kind": line.kind.value, "gross": line.gross, "fee": line.fee},
+                )
+            ],
+        )
+    subject_id = f"{dispute.id}:reversal" if reversal else dispute.id
+    findings: list[Finding] = []
+    wrong_payment = line.our_payment is not None and line.our_payment != dispute.payment_id
+    if wrong_payment or (reversal and dispute.status is not disputes.DisputeStatus.WON):
+        findings.append(
+            _line_finding(
+                line,
+                DiscrepancyKind.STATUS_MISMATCH,
+                f"The provider booked a {line.kind.value} of dispute {dispute.id} (payment"
+                f" {line.our_payment}); ours is {dispute.status.value}, of payment"
+                f" {dispute.payment_id}.",
+                our_reference=dispute.id,
+                expected={"status": "won" if reversal else "opened", "payment": line.our_payment},
+                actual={"status": dispute.status.value, "payment": dispute.payment_id},
+            )
+        )
+    if line.currency != dispute.currency:
+        findings.append(
+            _line_finding(
+                line,
+                DiscrepancyKind.CURRENCY_MISMATCH,
+                f"The provider booked dispute {dispute.id} in {line.currency}; ours is in"
+                f" {dispute.currency}.",
+                our_reference=dispute.id,
+                expected={"currency": dispute.currency},
+                actual={"currency": line.currency},
+            )
+        )
+        return LineMatch(subject_id, findings)
+    expected_gross = dispute.amount if reversal else -dispute.amount
+    if line.gross != expected_gross:
+        findings.append(
+            _line_finding(
+                line,
+                DiscrepancyKind.AMOUNT_MISMATCH,
+                f"The provider booked {line.gross} {line.currency} for dispute {dispute.id};"
+                f" ours is {expected_gross}.",
+                our_reference=dispute.id,
+                expected={"gross": expected_gross},
+                actual={"gross": line.gross},
             )
         )
     return LineMatch(subject_id, findings)

@@ -30,7 +30,7 @@ reconciliation_lines = sa.Table(
     metadata,
     sa.Column("provider", sa.String(32), primary_key=True),
     sa.Column("line_id", sa.String(255), primary_key=True),
-    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),
     sa.Column("our_reference", sa.String(255), nullable=True),
     sa.Column("provider_payment", sa.String(255), nullable=True),
     sa.Column("currency", sa.String(3), nullable=False),

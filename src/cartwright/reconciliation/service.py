@@ -31,6 +31,7 @@ from cartwright.reconciliation.matching import (
     FeeSchedules,
     Finding,
     duplicate,
+    match_dispute_line,
     match_line,
     missing_operation,
     missing_payment,
@@ -44,6 +45,7 @@ from cartwright.reconciliation.schemas import Resolution, RunStatus
 _PAYMENT_LINES = frozenset({LineKind.CAPTURE, LineKind.REFUND})
 # Bookings that need nothing of ours to be right (a payout, a fee of the account).
 _PROVIDER_LINES = frozenset({LineKind.FEE, LineKind.PAYOUT})
+_DISPUTE_LINES = frozenset({LineKind.CHARGEBACK, LineKind.CHARGEBACK_REVERSAL})
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +142,12 @@ async def _match_all(
         if line.kind in _PAYMENT_LINES:
             match = await match_line(conn, line, settings.fee_schedules)
             subject, problems = match.subject_id, match.findings
+        elif line.kind in _DISPUTE_LINES:
+            match = await match_dispute_line(conn, line)
+            subject, problems = match.subject_id, match.findings
         elif line.kind in _PROVIDER_LINES:
             subject, problems = None, []
-        else:  # chargebacks and adjustments: for a person to look at
+        else:  # adjustments: for a person to look at
             subject, problems = None, [unmatched(line)]
         if subject is not None:
             other = claimed.setdefault(subject, line.line_id)

@@ -12,7 +12,9 @@ its `net`.
 
 Disputes add two types: `chargeback` on the day a dispute is opened (`id` the dispute's,
 `gross` minus the amount taken back, `fee` the dispute fee, `idempotency_key` empty), and
-`chargeback_reversal` on the day one is won (`gross` the amount given back, `fee` 0).
+`chargeback_reversal` on the day one is won (`id` the dispute's with `_reversal` appended, so
+a dispute opened and won the same day gives two lines of distinct ids; `gross` the amount
+given back, `fee` 0).
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ async def report(db: Database, day: date) -> str:
         decided = d["decided_at"]
         if d["status"] == "won" and decided is not None and start <= decided < end:
             money = (d["currency"], d["amount"], 0, d["amount"])
-            lines.append((decided, d["id"], ("chargeback_reversal", *who, *money)))
+            reversal = (f"{d['id']}_reversal", *who[1:])
+            lines.append((decided, reversal[0], ("chargeback_reversal", *reversal, *money)))
     for p in with_authorization:
         fee = capture_fee(p["amount"])
         line = ("capture", p["id"], p["id"], p["merchant_reference"], p["idempotency_key"])

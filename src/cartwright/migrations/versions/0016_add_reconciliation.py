@@ -48,7 +48,7 @@ def upgrade() -> None:
         "reconciliation_lines",
         sa.Column("provider", sa.String(32), nullable=False),
         sa.Column("line_id", sa.String(255), nullable=False),
-        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("kind", sa.String(24), nullable=False),
         sa.Column("our_reference", sa.String(255), nullable=True),
         sa.Column("provider_payment", sa.String(255), nullable=True),
         sa.Column("currency", sa.String(3), nullable=False),

@@ -19,7 +19,8 @@ MAX_ID = 255
 class LineKind(StrEnum):
     CAPTURE = "capture"  # money taken from a shopper (gross > 0)
     REFUND = "refund"  # money given back (gross < 0)
-    CHARGEBACK = "chargeback"  # taken back by the shopper's bank (a dispute lost)
+    CHARGEBACK = "chargeback"  # taken back by the shopper's bank (a dispute opened)
+    CHARGEBACK_REVERSAL = "chargeback_reversal"  # given back (the dispute won; gross > 0)
     FEE = "fee"  # a fee charged on its own, outside any payment
     PAYOUT = "payout"  # money sent from the provider's balance to our bank
     ADJUSTMENT = "adjustment"  # anything else the provider booked

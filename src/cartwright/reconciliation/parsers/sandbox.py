@@ -45,7 +45,11 @@ KINDS = {
     "capture": LineKind.CAPTURE,
     "refund": LineKind.REFUND,
     "chargeback": LineKind.CHARGEBACK,
+    "chargeback_reversal": LineKind.CHARGEBACK_REVERSAL,
 }
+# A reversal's line id is its dispute's id with this suffix (docs/sandbox-psp.md).
+REVERSAL_SUFFIX = "_reversal"
+_POSITIVE = frozenset({LineKind.CAPTURE, LineKind.CHARGEBACK_REVERSAL})
 
 
 def parse_sandbox(provider: str, text: str) -> Report:
@@ -60,9 +64,9 @@ def parse_sandbox(provider: str, text: str) -> Report:
         ids.check(number, line_id)
         currency = currency_code(number, row)
         gross, fee, net = (integer(number, row, c) for c in ("gross", "fee", "net"))
-        if kind is LineKind.CAPTURE and gross <= 0:
-            raise BadReport.at(number, "a capture's gross must be positive", "gross")
-        if kind is not LineKind.CAPTURE and gross >= 0:
+        if kind in _POSITIVE and gross <= 0:
+            raise BadReport.at(number, f"a {kind}'s gross must be positive", "gross")
+        if kind not in _POSITIVE and gross >= 0:
             raise BadReport.at(number, f"a {kind}'s gross must be negative", "gross")
         check_net(number, gross, fee, net)
         lines.append(
@@ -72,7 +76,11 @@ def parse_sandbox(provider: str, text: str) -> Report:
                 kind=kind,
                 our_reference=text_field(number, row, "idempotency_key", required=False),
                 our_payment=text_field(number, row, "merchant_reference", required=False),
-                source_id=line_id,
+                source_id=(
+                    line_id.removesuffix(REVERSAL_SUFFIX)
+                    if kind is LineKind.CHARGEBACK_REVERSAL
+                    else line_id
+                ),
                 provider_payment=text_field(number, row, "payment", required=False),
                 currency=currency,
                 gross=gross,
