@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # the events' JSON Schemas are published (`dataschema` = <base>/<type>.v1.json).
     event_source: str = "cartwright"
     event_schema_base_url: str = "https://cartwright.dev/docs/events"
+    # The outbox relay's broker (events/brokers/): `nats://host:port[/stream]`,
+    # `amqp://user:pass@host:port/vhost` or `kafka://host:port`. Unset: no relay runs and
+    # the events stay in the database (`GET /v1/events`).
+    broker_url: str | None = None
     # How often the in-process or standalone worker looks for work.
     worker_poll_interval_s: float = 1.0
     # How long a process may use the warehouses it read (checkout's stock locations) before
@@ -255,6 +259,13 @@ class Settings(BaseSettings):
                 url = urlsplit(value)
                 if url.scheme not in ("https", "http") or not url.hostname:
                     problems.append(f"{variable} is not an http(s) URL")
+        if self.broker_url is not None:
+            broker = urlsplit(self.broker_url)
+            if broker.scheme not in ("nats", "amqp", "amqps", "kafka") or not broker.hostname:
+                problems.append(
+                    "CARTWRIGHT_BROKER_URL must be nats://host:port[/stream],"
+                    " amqp(s)://user:pass@host:port/vhost or kafka://host:port"
+                )
         try:
             parse_networks(self.trusted_proxies)
         except InvalidNetwork as exc:
