@@ -14,6 +14,7 @@ from cartwright.access.service import KeyAuthenticator
 from cartwright.cart.service import Pricing
 from cartwright.catalog.service import PriceBook
 from cartwright.customers.tokens import CustomerTokens
+from cartwright.events.brokers.job import RelayJob
 from cartwright.inventory.locations import StockLocations
 from cartwright.kit.crypto import SecretKeys, load_or_create_key_file
 from cartwright.kit.db import Database, Dialect, dialect_of, sqlite_path
@@ -97,6 +98,14 @@ class Platform:
         if self.webhook_sender is None:
             self.webhook_sender = WebhookSender(self.db, self.secrets, self.settings)
         return self.webhook_sender
+
+    # The outbox relay (worker job `event_relay`, CARTWRIGHT_BROKER_URL), made on first use.
+    event_relay: RelayJob | None = None
+
+    def relay(self) -> RelayJob:
+        if self.event_relay is None:
+            self.event_relay = RelayJob(self.db, self.settings)
+        return self.event_relay
 
     # The warehouses checkout takes stock from, cached (CARTWRIGHT_WAREHOUSE_CACHE_TTL_S).
     stock_locations: StockLocations = field(default_factory=lambda: StockLocations(5.0))
@@ -198,6 +207,8 @@ class Platform:
             await self.sandbox.start(target)
 
     async def stop(self) -> None:
+        if self.event_relay is not None:
+            await self.event_relay.close()
         if self.webhook_sender is not None:
             await self.webhook_sender.close()
         if self.sandbox is not None:

@@ -15,10 +15,12 @@ from typing import Any
 import aio_pika
 import nats
 import pytest
+from prometheus_client import REGISTRY
 
 from cartwright.events import brokers
 from cartwright.events import relay as relay_module
 from cartwright.events import service as events
+from cartwright.events.brokers.job import RelayJob
 from cartwright.events.brokers.kafka import KafkaPublisher
 from cartwright.events.brokers.nats import NatsPublisher
 from cartwright.events.brokers.rabbitmq import RabbitPublisher
@@ -27,6 +29,7 @@ from cartwright.events.service import Event, FeedEvent
 from cartwright.kit import ids
 from cartwright.kit.db import Database
 from cartwright.kit.settings import Settings
+from cartwright.ops import worker
 
 NATS = ("127.0.0.1", 4222)
 RABBIT = ("127.0.0.1", 5672)
@@ -449,3 +452,73 @@ def test_a_bad_broker_url_is_a_configuration_problem() -> None:
         p for p in Settings(broker_url="redis://x:1").configuration_problems() if "BROKER" in p
     ]
     assert problem.startswith("CARTWRIGHT_BROKER_URL must be")
+
+
+# -- The worker job ---------------------------------------------------------------------------
+
+
+def _sample(name: str, labels: dict[str, str] | None = None) -> float:
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+
+@needs_rabbit
+async def test_the_worker_job_relays_reconnects_after_an_outage_and_counts(
+    pg_db: Database, partition: str
+) -> None:
+    proxy = Proxy(RABBIT)
+    await proxy.start()
+    # The job's default exchange (cartwright.events), a queue of this test's own bound to it.
+    conn = await aio_pika.connect(f"amqp://guest:guest@{RABBIT[0]}:{RABBIT[1]}/")
+    channel = await conn.channel()
+    exchange = await channel.declare_exchange(
+        "cartwright.events", aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(exchange, routing_key="test.broker")
+    settings = Settings(broker_url=f"amqp://guest:guest@127.0.0.1:{proxy.port}/")
+    job = RelayJob(pg_db, settings)
+    published_before = _sample("cartwright_events_published_total", {"broker": "rabbitmq"})
+    errors_before = _sample("cartwright_event_relay_errors_total", {"broker": "rabbitmq"})
+    aggregate = ids.new_id("agg")
+    written = await _write(pg_db, [aggregate], 3)
+
+    async def drain() -> None:
+        for _ in range(600):
+            with contextlib.suppress(Exception):
+                await job.run()
+                if _sample("cartwright_outbox_backlog") == 0:
+                    return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the job did not drain the outbox")
+
+    await drain()
+    await proxy.cut()  # the broker goes away between two passes
+    more = await _write(pg_db, [aggregate], 2, start=3)
+    with pytest.raises(Exception):  # noqa: B017 - whatever the client raises for a lost server
+        for _ in range(200):  # the feed may serve the new events a little later (see above)
+            await job.run()
+            await asyncio.sleep(0.01)
+    assert _sample("cartwright_event_relay_errors_total", {"broker": "rabbitmq"}) > errors_before
+    assert _sample("cartwright_outbox_backlog") >= 2
+    await proxy.restore()
+    await drain()  # a new connection, once the backoff is over
+    assert _sample("cartwright_outbox_oldest_unpublished_seconds") == 0
+    assert _sample("cartwright_events_published_total", {"broker": "rabbitmq"}) >= (
+        published_before + 5
+    )
+    await job.close()
+    await proxy.cut()
+    got = _by_aggregate(await _queued(queue), {aggregate})
+    assert _first_seen(got[aggregate]) == written[aggregate] + more[aggregate]
+    await conn.close()
+
+
+async def test_without_a_broker_url_the_job_publishes_nothing(
+    sqlite_db: Database, partition: str
+) -> None:
+    await _write(sqlite_db, [ids.new_id("agg")], 1)
+    job = RelayJob(sqlite_db, Settings(broker_url=None))
+    assert not job.enabled
+    assert await job.run() == 0
+    assert (await relay_module.backlog(sqlite_db))[0] >= 1  # the events stay in the database
+    assert "event_relay" in [name for name, _, _ in worker.JOBS]

@@ -187,3 +187,25 @@ webhook_endpoints_disabled = Gauge(
     "Webhook endpoints disabled, by hand or after failing continuously (database-wide).",
     multiprocess_mode="mostrecent",
 )
+
+# The outbox relay (events/relay.py, events/brokers/; worker job `event_relay`).
+outbox_backlog = Gauge(
+    "cartwright_outbox_backlog",
+    "Events not yet published to the broker, past the relay's cursor (database-wide).",
+    multiprocess_mode="mostrecent",
+)
+outbox_oldest_unpublished = Gauge(
+    "cartwright_outbox_oldest_unpublished_seconds",
+    "Age of the oldest event not yet published to the broker (0 when none waits).",
+    multiprocess_mode="mostrecent",
+)
+events_published = Counter(
+    "cartwright_events_published_total",
+    "Events the broker confirmed and the relay marked published, by broker.",
+    ["broker"],
+)
+event_relay_errors = Counter(
+    "cartwright_event_relay_errors_total",
+    "Relay passes a broker failure stopped (nothing of the page was marked), by broker.",
+    ["broker"],
+)

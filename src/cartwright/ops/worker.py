@@ -71,6 +71,11 @@ async def _webhook_gauges(p: Platform) -> int:
     return await webhook_delivery.refresh_gauges(p.db)
 
 
+async def _relay_events(p: Platform) -> int:
+    """The outbox relay, when CARTWRIGHT_BROKER_URL is set (docs/events.md)."""
+    return await p.relay().run()
+
+
 async def _watch_low_stock(p: Platform) -> int:
     return await inventory.watch_low_stock(p.db, default_threshold=p.settings.low_stock_threshold)
 
@@ -87,6 +92,7 @@ JOBS: tuple[tuple[str, Callable[[Platform], Awaitable[int]], int], ...] = (
     ("webhook_sender", _send_webhooks, 1),
     ("webhook_gauges", _webhook_gauges, 5),
     ("low_stock", _watch_low_stock, 2),
+    ("event_relay", _relay_events, 1),
 )
 
 
