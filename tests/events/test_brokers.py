@@ -9,7 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -522,3 +526,22 @@ async def test_without_a_broker_url_the_job_publishes_nothing(
     assert await job.run() == 0
     assert (await relay_module.backlog(sqlite_db))[0] >= 1  # the events stay in the database
     assert "event_relay" in [name for name, _, _ in worker.JOBS]
+
+
+def test_a_bad_broker_url_stops_the_worker_at_start_with_one_line(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "CARTWRIGHT_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "CARTWRIGHT_BROKER_URL": "redis://127.0.0.1:6379",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "cartwright.cli", "worker"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    [line] = [x for x in result.stderr.splitlines() if "CARTWRIGHT_BROKER_URL" in x]
+    assert line.startswith("invalid configuration: CARTWRIGHT_BROKER_URL must be nats://")
