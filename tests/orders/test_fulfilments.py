@@ -143,7 +143,7 @@ async def test_a_capture_left_behind_is_begun_by_the_worker(db: Database) -> Non
     # The database is shared with other tests, whose captures left behind may come first in
     # a pass (each pass leases what it took, so the next one reaches further).
     for _ in range(20):
-        assert await lifecycle_actions.finish_due(p) >= 1
+        await lifecycle_actions.finish_due(p)
         if (await payment_of(db, placed.order_id)).amount_captured == 5_000:
             break
     assert (await payment_of(db, placed.order_id)).amount_captured == 5_000
