@@ -140,7 +140,12 @@ async def test_a_capture_left_behind_is_begun_by_the_worker(db: Database) -> Non
     assert due is not None and due.final and due.amount == 5_000
     connector = FakeConnector("fake")
     p = platform(db, connector)
-    assert await lifecycle_actions.finish_due(p) >= 1
+    # The database is shared with other tests, whose captures left behind may come first in
+    # a pass (each pass leases what it took, so the next one reaches further).
+    for _ in range(20):
+        await lifecycle_actions.finish_due(p)
+        if (await payment_of(db, placed.order_id)).amount_captured == 5_000:
+            break
     assert (await payment_of(db, placed.order_id)).amount_captured == 5_000
     assert len(connector.keys(Operation.CAPTURE)) == 1
     assert (await get(db, placed.order_id))["status"] == "completed"
