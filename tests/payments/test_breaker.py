@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from cartwright.payments.breaker import Breaker, BreakerPolicy, BreakerState
+from cartwright.payments.breaker import Breaker, BreakerPolicy, BreakerState, provider_breaker
 from tests.fakes.clock import FakeClock
 
 POLICY = BreakerPolicy(threshold=3, window=5, window_s=60.0, cooldown_s=30.0, probes=1)
@@ -20,7 +20,11 @@ POLICY = BreakerPolicy(threshold=3, window=5, window_s=60.0, cooldown_s=30.0, pr
 
 def _breaker(policy: BreakerPolicy = POLICY) -> tuple[Breaker, FakeClock]:
     clock = FakeClock()
-    return Breaker(f"psp-{uuid.uuid4().hex[:8]}", policy, clock), clock
+    return provider_breaker(f"psp-{uuid.uuid4().hex[:8]}", policy, clock), clock
+
+
+def _provider(breaker: Breaker) -> str:
+    return breaker.subject.removeprefix("payment provider ")
 
 
 def _opened(policy: BreakerPolicy = POLICY) -> tuple[Breaker, FakeClock]:
@@ -78,7 +82,7 @@ def test_failures_spread_wider_than_the_window_never_open_it() -> None:
 
 def test_the_whole_cycle_open_half_open_closed() -> None:
     breaker, clock = _opened()
-    provider = breaker.provider
+    provider = _provider(breaker)
     assert _gauge(provider) == BreakerState.OPEN
     assert not breaker.admit()
     assert breaker.wait_s() == 30
@@ -115,7 +119,7 @@ def test_a_failed_probe_opens_it_for_a_whole_cool_down_again() -> None:
     assert not breaker.admit()
     clock.advance(1)
     assert breaker.admit()
-    assert _transitions(breaker.provider, "open") == 2
+    assert _transitions(_provider(breaker), "open") == 2
 
 
 def test_several_probes_when_configured() -> None:
@@ -149,7 +153,7 @@ def test_calls_recorded_while_open_neither_prolong_nor_end_the_cool_down() -> No
 
 def test_a_new_breaker_is_exported_closed() -> None:
     breaker, _ = _breaker()
-    assert _gauge(breaker.provider) == BreakerState.CLOSED
+    assert _gauge(_provider(breaker)) == BreakerState.CLOSED
     assert breaker.wait_s() == 1
 
 

@@ -209,3 +209,28 @@ event_relay_errors = Counter(
     "Relay passes a broker failure stopped (nothing of the page was marked), by broker.",
     ["broker"],
 )
+# The tax, shipping-rate and fraud providers' calls (kit/external.py), by kind of provider.
+provider_calls = Counter(
+    "cartwright_provider_calls_total",
+    "Calls to external tax, shipping-rate and fraud providers, by outcome: ok, error,"
+    " timeout, open (refused by the open breaker), switched_off (its kill switch is off).",
+    ["kind", "provider", "outcome"],
+)
+provider_duration = Histogram(
+    "cartwright_provider_duration_seconds",
+    "Duration of the calls made to external tax, shipping-rate and fraud providers.",
+    ["kind", "provider"],
+    buckets=LATENCY_BUCKETS,
+)
+provider_breaker_state = Gauge(
+    "cartwright_provider_breaker_state",
+    "Circuit breaker of each external tax, shipping-rate and fraud provider: 0 closed,"
+    " 1 half-open, 2 open (its fallback is taken). The highest of the live processes.",
+    ["kind", "provider"],
+    multiprocess_mode="livemax",
+)
+provider_fallbacks = Counter(
+    "cartwright_provider_fallbacks_total",
+    "Fallbacks taken because an external provider could not answer, by the fallback.",
+    ["kind", "provider", "fallback"],
+)

@@ -22,7 +22,12 @@ from tenacity.wait import wait_random_exponential
 from cartwright.kit import metrics, telemetry
 from cartwright.kit.errors import ProviderUnavailable
 from cartwright.kit.settings import Settings
-from cartwright.payments.breaker import Breaker, BreakerPolicy, BreakerState, Clock
+from cartwright.payments.breaker import (
+    BreakerPolicy,
+    BreakerState,
+    Clock,
+    provider_breaker,
+)
 from cartwright.payments.connector import (
     AuthorizeRequest,
     CaptureRequest,
@@ -67,7 +72,7 @@ class Gateway:
         self._max_attempts = max_attempts
         self._routes = routes if routes is not None else parse_routes("", list(connectors))
         policy = breaker or BreakerPolicy()
-        self._breakers = {name: Breaker(name, policy, clock) for name in connectors}
+        self._breakers = {name: provider_breaker(name, policy, clock) for name in connectors}
         self._clock = clock
         # Authorizations refused because the breaker opened between `route` and the call,
         # oldest first: nothing of them reached the provider, so their void needs no call.
