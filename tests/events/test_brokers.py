@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +113,18 @@ class CutAfter:
         self.name = inner.name
         self.count = 0
 
-    async def publish(self, event: FeedEvent, document: dict[str, Any]) -> None:
-        await self.inner.publish(event, document)
-        if event.aggregate_id == self.aggregate:
-            self.count += 1
-            if self.count == self.after:
-                await self.proxy.cut()
+    async def publish_many(self, messages: Sequence[tuple[FeedEvent, dict[str, Any]]]) -> None:
+        # The page up to the cut-off event goes through; then the proxy is cut and the rest
+        # of the page fails.
+        for i, (event, _) in enumerate(messages):
+            if event.aggregate_id == self.aggregate:
+                self.count += 1
+                if self.count == self.after:
+                    await self.inner.publish_many(messages[: i + 1])
+                    await self.proxy.cut()
+                    await self.inner.publish_many(messages[i + 1 :])
+                    return
+        await self.inner.publish_many(messages)
 
     async def close(self) -> None:
         await self.inner.close()
@@ -394,25 +401,31 @@ class FakeProducer:
         self.sent: list[tuple[str, bytes, bytes, dict[str, bytes]]] = []
         self.started = self.stopped = 0
         self.fail_next = False
+        self.broken = False
 
     async def start(self) -> None:
         self.started += 1
 
     async def stop(self) -> None:
         self.stopped += 1
+        self.broken = False
 
-    async def send_and_wait(
+    async def send(
         self,
         topic: str,
         value: bytes | None = None,
         key: bytes | None = None,
         headers: list[tuple[str, bytes]] | None = None,
-    ) -> Any:
-        if self.fail_next:
-            self.fail_next = False
-            raise ConnectionError("kafka unavailable")
+    ) -> Awaitable[Any]:
+        delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.fail_next or self.broken:  # the connection broke: nothing more is acknowledged
+            self.fail_next, self.broken = False, True
+            delivery.set_exception(ConnectionError("kafka unavailable"))
+            return delivery
         assert value is not None and key is not None
         self.sent.append((topic, key, value, dict(headers or [])))
+        delivery.set_result(None)
+        return delivery
 
 
 async def test_kafka_keys_by_aggregate_and_reconnects_after_a_failure(

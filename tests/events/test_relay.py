@@ -4,6 +4,7 @@ feed order; a broker outage loses and reorders nothing; two relays never both pu
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -28,12 +29,15 @@ class FakeBroker:
         self.fail_after: int | None = None
         self.watched = ""
 
-    async def publish(self, event: FeedEvent, document: dict[str, Any]) -> None:
-        await asyncio.sleep(0)
-        mine = sum(1 for d in self.confirmed if d["subject"] == self.watched)
-        if self.down or (self.fail_after is not None and mine >= self.fail_after):
-            raise ConnectionError("broker unavailable")
-        self.confirmed.append(document)
+    async def publish_many(self, messages: Sequence[tuple[FeedEvent, dict[str, Any]]]) -> None:
+        # Like a broker whose connection drops mid-page: what came before the drop is
+        # stored, the rest is not, and the call fails.
+        for _, document in messages:
+            await asyncio.sleep(0)
+            mine = sum(1 for d in self.confirmed if d["subject"] == self.watched)
+            if self.down or (self.fail_after is not None and mine >= self.fail_after):
+                raise ConnectionError("broker unavailable")
+            self.confirmed.append(document)
 
 
 async def _write(db: Database, aggregate: str, n: int) -> list[str]:

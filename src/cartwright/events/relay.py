@@ -1,17 +1,18 @@
 """The outbox relay: publishes events to a broker in feed order, at least once.
 
 One relay at a time per partition: a lease row taken with a guarded update, renewed on each
-pass. A pass reads a page of the feed after the partition's cursor, publishes each event in
-order and waits for the broker's confirmation of each, then, in one transaction, marks them
-`published_at` and moves the cursor, guarded by the lease. A broker failure stops the pass
-before anything is marked: the next pass (after a backoff) publishes the same events again,
-in the same order, with the same ids (the broker's dedupe, or the consumer's inbox, drops
-the copies). No broker call happens on a request path; with no broker nothing runs and the
-events stay in the database (`GET /v1/events`).
+pass. A pass reads a page of the feed after the partition's cursor, sends the page to the
+broker in order over one connection, waits for the confirmation of every event and then, in
+one transaction, marks them `published_at` and moves the cursor, guarded by the lease. A
+broker failure stops the pass before anything is marked: the next pass (after a backoff)
+publishes the same events again, in the same order, with the same ids (the broker's dedupe,
+or the consumer's inbox, drops the copies). No broker call happens on a request path; with
+no broker nothing runs and the events stay in the database (`GET /v1/events`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -26,12 +27,13 @@ PARTITION = "all"
 
 
 class Publisher(Protocol):
-    """A broker adapter: `publish` returns once the broker confirmed the message, and
-    raises when it did not (nothing is assumed delivered)."""
+    """A broker adapter: `publish_many` sends the events in the order given and returns
+    once the broker confirmed every one; it raises when any was not confirmed (then
+    nothing of the page is assumed delivered)."""
 
     name: str
 
-    async def publish(self, event: FeedEvent, document: dict[str, Any]) -> None: ...
+    async def publish_many(self, messages: Sequence[tuple[FeedEvent, dict[str, Any]]]) -> None: ...
 
 
 @dataclass
@@ -75,9 +77,12 @@ class Relay:
             events, cursor = await feed(conn, Cursor(*taken), self.batch)
         if not events:
             return 0
-        for event in events:  # in feed order, each confirmed before the next
-            document = envelope(event, source=self.source, schema_base_url=self.schema_base_url)
-            await self.publisher.publish(event, document)
+        await self.publisher.publish_many(
+            [
+                (e, envelope(e, source=self.source, schema_base_url=self.schema_base_url))
+                for e in events
+            ]
+        )
         async with self.db.transaction() as conn:
             moved = await repository.advance(
                 conn,

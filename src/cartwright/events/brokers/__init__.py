@@ -2,13 +2,17 @@
 from `CARTWRIGHT_BROKER_URL` by `from_url`.
 
 Every adapter publishes the CloudEvents document as the message body with the event id as the
-broker's message id, returns only once the broker confirmed the message, connects lazily and,
-after any failure, drops its connection so the next publish connects again (the relay's
-backoff paces the attempts).
+broker's message id. `publish_many` sends a page of events in order over one connection
+without waiting between them (the broker stores them in the order sent), then waits for
+every confirmation, and returns only once all of them came; it connects lazily and, after
+any failure, drops its connection so the next call connects again (the relay's backoff
+paces the attempts). A connection lost mid-page loses a suffix of the page: the relay sends
+the whole page again, and the copies of the prefix carry the same ids.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -21,10 +25,13 @@ class BrokerURLError(ValueError):
     pass
 
 
+Message = tuple[FeedEvent, dict[str, Any]]  # the event and its CloudEvents document
+
+
 class Broker(Protocol):
     name: str
 
-    async def publish(self, event: FeedEvent, document: dict[str, Any]) -> None: ...
+    async def publish_many(self, messages: Sequence[Message]) -> None: ...
 
     async def close(self) -> None: ...
 

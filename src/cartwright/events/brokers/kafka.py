@@ -1,16 +1,17 @@
 """Kafka: topic `cartwright.events`, key = aggregate id (one partition per aggregate keeps its
-order), `acks=all` and the idempotent producer; the event id travels in the `ce_id` header."""
+order), `acks=all` and the idempotent producer; the event id travels in the `ce_id` header. A page
+is appended to the producer in order (`send`), then every delivery is awaited."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from cartwright.events.brokers import body
-from cartwright.events.service import FeedEvent
+from cartwright.events.brokers import Message, body
 
 TOPIC = "cartwright.events"
 
@@ -22,13 +23,15 @@ class Producer(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def send_and_wait(
+    async def send(
         self,
         topic: str,
         value: bytes | None = None,
         key: bytes | None = None,
         headers: list[tuple[str, bytes]] | None = None,
-    ) -> Any: ...
+    ) -> Awaitable[Any]:
+        """Appends the message to its partition's batch; the result completes once the
+        broker acknowledged it."""
 
 
 def aiokafka_producer(bootstrap_servers: str) -> Producer:
@@ -55,22 +58,26 @@ class KafkaPublisher:
     def from_url(cls, url: str) -> KafkaPublisher:
         return cls(urlsplit(url).netloc)
 
-    async def publish(self, event: FeedEvent, document: dict[str, Any]) -> None:
+    async def publish_many(self, messages: Sequence[Message]) -> None:
         try:
             if self._producer is None:
                 producer = self.make_producer(self.bootstrap_servers)
                 await producer.start()
                 self._producer = producer
-            await self._producer.send_and_wait(
-                self.topic,
-                body(document),
-                key=event.aggregate_id.encode(),
-                headers=[
-                    ("ce_id", event.id.encode()),
-                    ("ce_type", event.type.encode()),
-                    ("content-type", b"application/cloudevents+json"),
-                ],
-            )
+            deliveries = [
+                await self._producer.send(
+                    self.topic,
+                    body(document),
+                    key=event.aggregate_id.encode(),
+                    headers=[
+                        ("ce_id", event.id.encode()),
+                        ("ce_type", event.type.encode()),
+                        ("content-type", b"application/cloudevents+json"),
+                    ],
+                )
+                for event, document in messages
+            ]
+            await asyncio.gather(*deliveries)
         except BaseException:
             await self.close()
             raise

@@ -1,12 +1,14 @@
 """NATS JetStream: the stream (subjects `<prefix>.>`) created if missing, each event published
 to `<prefix>.<type>` with `Nats-Msg-Id` = event id (JetStream drops a copy within its
-duplicate window) and its PubAck awaited."""
+duplicate window). A page is sent in order with `publish_async`, then every PubAck is
+awaited."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import nats
@@ -14,8 +16,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from cartwright.events.brokers import body
-from cartwright.events.service import FeedEvent
+from cartwright.events.brokers import Message, body
 
 STREAM = "CARTWRIGHT"
 PREFIX = "cartwright"
@@ -57,16 +58,23 @@ class NatsPublisher:
         self._nc, self._js = nc, js
         return js
 
-    async def publish(self, event: FeedEvent, document: dict[str, Any]) -> None:
+    async def publish_many(self, messages: Sequence[Message]) -> None:
         try:
             js = await self._connect()
-            await js.publish(
-                f"{self.prefix}.{event.type}",
-                body(document),
-                timeout=self.timeout_s,
-                stream=self.stream,
-                headers={"Nats-Msg-Id": event.id, "Content-Type": "application/cloudevents+json"},
-            )
+            acks = [
+                await js.publish_async(
+                    f"{self.prefix}.{event.type}",
+                    body(document),
+                    wait_stall=self.timeout_s,
+                    stream=self.stream,
+                    headers={
+                        "Nats-Msg-Id": event.id,
+                        "Content-Type": "application/cloudevents+json",
+                    },
+                )
+                for event, document in messages
+            ]
+            await asyncio.wait_for(asyncio.gather(*acks), self.timeout_s)
         except BaseException:
             await self.close()
             raise
