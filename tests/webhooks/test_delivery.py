@@ -46,7 +46,21 @@ async def test_every_event_arrives_signed_through_failures(
         assert verified(received, endpoint["secret"])
         assert received.event_type == "order.placed"
         assert body_of(received)["id"] == received.event_id
-        assert set(body_of(received)) == {"id", "type", "created_at", "data"}
+        document = body_of(received)
+        assert document["specversion"] == "1.0" and document["type"] == "order.placed"
+        assert document["dataschema"].endswith("/order.placed.v1.json")
+        assert document["subject"].startswith("ord_")  # the order it is about
+        assert set(document) == {
+            "specversion",
+            "id",
+            "type",
+            "source",
+            "time",
+            "subject",
+            "datacontenttype",
+            "dataschema",
+            "data",
+        }
 
     deliveries = await rig.deliveries(endpoint["id"])
     assert len(deliveries) == 5

@@ -7,9 +7,9 @@ event's `data` (docs/events/<type>.v1.json); within a major version fields are o
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
-from cartwright.events.service import FeedEvent
 from cartwright.kit import clock
 
 SOURCE = "cartwright"
@@ -22,8 +22,23 @@ def schema_url(event_type: str, base_url: str = SCHEMA_BASE_URL) -> str:
     return f"{base_url.rstrip('/')}/{event_type}.v{SCHEMA_VERSION}.json"
 
 
+class Enveloped(Protocol):
+    """What an event needs to leave the platform (the feed's and the outbox's events)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def aggregate_id(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def data(self) -> Any: ...
+
+
 def envelope(
-    event: FeedEvent, *, source: str = SOURCE, schema_base_url: str = SCHEMA_BASE_URL
+    event: Enveloped, *, source: str = SOURCE, schema_base_url: str = SCHEMA_BASE_URL
 ) -> dict[str, Any]:
     """The CloudEvents document for `event`: its `id` is the event id (a redelivery carries
     the same one, for consumers' deduplication), `subject` the thing it is about."""

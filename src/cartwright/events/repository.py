@@ -64,7 +64,7 @@ async def list_events(
     if aggregate_id is not None:
         where.add("aggregate_id = {}", aggregate_id)
     return await conn.fetch(
-        "SELECT seq, id, type, data, created_at FROM events"
+        "SELECT seq, id, type, aggregate_id, data, created_at FROM events"
         f"{where.sql()} ORDER BY seq LIMIT {where.param(limit)}",
         *where.args,
     )
@@ -72,7 +72,7 @@ async def list_events(
 
 async def about(conn: Conn, aggregate_ids: Sequence[str]) -> list[Row]:
     return await conn.fetch(
-        "SELECT seq, id, type, data, created_at FROM events"
+        "SELECT seq, id, type, aggregate_id, data, created_at FROM events"
         f" WHERE aggregate_id IN ({placeholders(1, len(aggregate_ids))}) ORDER BY seq",
         *aggregate_ids,
     )
@@ -85,7 +85,7 @@ async def set_data(conn: Conn, seq: int, data: str) -> None:
 # Readers for the outgoing webhooks (replays: by id and by time).
 async def by_ids(conn: Conn, event_ids: Sequence[str]) -> list[Row]:
     return await conn.fetch(
-        "SELECT seq, id, type, data, created_at FROM events"
+        "SELECT seq, id, type, aggregate_id, data, created_at FROM events"
         f" WHERE id IN ({placeholders(1, len(event_ids))})",
         *event_ids,
     )
@@ -95,7 +95,7 @@ async def created_between(
     conn: Conn, start: datetime, end: datetime, seq: int, limit: int
 ) -> list[Row]:
     return await conn.fetch(
-        "SELECT seq, id, type, data, created_at FROM events"
+        "SELECT seq, id, type, aggregate_id, data, created_at FROM events"
         " WHERE created_at >= $1 AND created_at < $2 AND seq > $3 ORDER BY seq LIMIT $4",
         start,
         end,

@@ -209,6 +209,7 @@ class StoredEvent:
     type: str
     created_at: datetime
     data: Any
+    aggregate_id: str
 
     def public(self) -> dict[str, Any]:
         """The event as `GET /v1/events` shows it."""
@@ -222,7 +223,12 @@ class StoredEvent:
 
 def _stored(row: Row) -> StoredEvent:
     return StoredEvent(
-        int(row["seq"]), row["id"], row["type"], row["created_at"], _data(row["data"])
+        int(row["seq"]),
+        row["id"],
+        row["type"],
+        row["created_at"],
+        _data(row["data"]),
+        row["aggregate_id"],
     )
 
 

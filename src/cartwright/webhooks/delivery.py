@@ -30,6 +30,7 @@ import orjson
 import structlog
 
 from cartwright.events import service as events
+from cartwright.events.envelope import envelope
 from cartwright.kit import clock, ids, metrics, telemetry
 from cartwright.kit.crypto import SecretKeys
 from cartwright.kit.db import Conn, Database, Row
@@ -199,7 +200,13 @@ class Sender:
         if endpoint is None or event is None:
             await self._finish(row, Outcome(None, "event or endpoint no longer exists", None, 0))
             return
-        body = orjson.dumps(event.public())
+        body = orjson.dumps(
+            envelope(
+                event,
+                source=self._settings.event_source,
+                schema_base_url=self._settings.event_schema_base_url,
+            )
+        )
         outcome = await self._post(endpoint["url"], event.id, event.type, body, secrets)
         metrics.webhook_attempt_duration.observe(outcome.duration_ms / 1000)
         await self._finish(row, outcome)
@@ -222,7 +229,7 @@ class Sender:
                 timestamp = int(clock.utcnow().timestamp())
                 headers = {
                     "Host": _host_header(target),
-                    "Content-Type": "application/json",
+                    "Content-Type": "application/cloudevents+json",
                     "User-Agent": USER_AGENT,
                     signing.HEADER: signing.header(secrets, timestamp, body),
                     "Cartwright-Event-Id": event_id,
