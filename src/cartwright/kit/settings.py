@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     open_checkouts_per_address: int = 20
     # Carts untouched this long, never checked out, are deleted by the worker.
     cart_ttl_days: int = 30
+    # Webhook deliveries that succeeded or were abandoned this long ago are deleted, with
+    # their attempts, by the worker (the delivery log keeps the rest).
+    webhook_log_retention_days: int = 30
     # Browser origins allowed to call the API (CORS), comma-separated; none by default.
     cors_origins: str = ""
     # Strict-Transport-Security on every answer (always on in production).
@@ -245,6 +248,8 @@ class Settings(BaseSettings):
             problems.append("CARTWRIGHT_MAX_BODY_BYTES must be at least 1024")
         if self.open_checkouts_per_address < 1:
             problems.append("CARTWRIGHT_OPEN_CHECKOUTS_PER_ADDRESS must be at least 1")
+        if self.webhook_log_retention_days < 1:
+            problems.append("CARTWRIGHT_WEBHOOK_LOG_RETENTION_DAYS must be at least 1")
         if self.cart_ttl_days < 1:
             problems.append("CARTWRIGHT_CART_TTL_DAYS must be at least 1")
         if self.psp_breaker_threshold > self.psp_breaker_window:

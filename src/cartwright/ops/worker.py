@@ -23,6 +23,7 @@ from cartwright.payments import service as payments
 from cartwright.platform import Platform
 from cartwright.webhooks import delivery as webhook_delivery
 from cartwright.webhooks import dispatcher as webhook_dispatcher
+from cartwright.webhooks import service as webhooks
 
 log = structlog.get_logger("cartwright.worker")
 
@@ -80,6 +81,19 @@ async def _watch_low_stock(p: Platform) -> int:
     return await inventory.watch_low_stock(p.db, default_threshold=p.settings.low_stock_threshold)
 
 
+async def _purge_webhook_log(p: Platform) -> int:
+    purged = 0
+    for _ in range(CART_PURGE_BATCHES):
+        async with p.db.transaction() as conn:
+            deleted = await webhooks.purge_delivery_log(
+                conn, retention_days=p.settings.webhook_log_retention_days
+            )
+        purged += deleted
+        if deleted < webhooks.PURGE_BATCH:
+            break
+    return purged
+
+
 JOBS: tuple[tuple[str, Callable[[Platform], Awaitable[int]], int], ...] = (
     # (name, job, run every N polls)
     ("payment_recovery", checkout.recover_due, 1),
@@ -87,6 +101,7 @@ JOBS: tuple[tuple[str, Callable[[Platform], Awaitable[int]], int], ...] = (
     ("order_lifecycle", lifecycle_actions.finish_due, 1),
     ("idempotency_purge", _purge_idempotency_keys, 600),
     ("cart_purge", _purge_abandoned_carts, 600),
+    ("webhook_log_purge", _purge_webhook_log, 600),
     ("payment_gauges", _count_unknown_payments, 5),
     ("webhook_dispatch", _dispatch_webhooks, 1),
     ("webhook_sender", _send_webhooks, 1),

@@ -402,3 +402,24 @@ async def attempts_of(conn: Conn, delivery_id: str) -> list[Row]:
         " FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempted_at, id",
         delivery_id,
     )
+
+
+async def purge_finished(conn: Conn, before: datetime, limit: int) -> int:
+    """Delete up to `limit` deliveries finished (succeeded or abandoned) before `before`,
+    with their attempts; how many deliveries went."""
+    rows = await conn.fetch(
+        "SELECT id FROM webhook_deliveries WHERE status IN ('succeeded', 'abandoned')"
+        " AND updated_at < $1 LIMIT $2",
+        before,
+        limit,
+    )
+    if not rows:
+        return 0
+    gone = [r["id"] for r in rows]
+    await conn.execute(
+        f"DELETE FROM webhook_attempts WHERE delivery_id IN ({placeholders(1, len(gone))})",
+        *gone,
+    )
+    return await conn.execute(
+        f"DELETE FROM webhook_deliveries WHERE id IN ({placeholders(1, len(gone))})", *gone
+    )

@@ -408,3 +408,14 @@ async def replay_range(
         {"from": clock.isoformat(start), "to": clock.isoformat(end), "queued": len(queued)},
     )
     return {"endpoint_id": endpoint_id, "queued": len(queued), "delivery_ids": queued}
+
+
+# Finished deliveries one pass deletes per transaction (the worker runs several passes).
+PURGE_BATCH = 500
+
+
+async def purge_delivery_log(conn: Conn, *, retention_days: int) -> int:
+    """Forget deliveries that succeeded or were abandoned more than `retention_days` ago,
+    with their attempts (at most `PURGE_BATCH`); pending and retried ones always stay."""
+    before = clock.utcnow() - timedelta(days=retention_days)
+    return await repository.purge_finished(conn, before, PURGE_BATCH)

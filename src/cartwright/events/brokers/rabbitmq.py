@@ -19,7 +19,7 @@ EXCHANGE = "cartwright.events"
 
 @dataclass
 class RabbitPublisher:
-    url: str
+    url: str = field(repr=False)  # it may hold the password
     exchange: str = EXCHANGE
     timeout_s: float = 5.0
     name: str = "rabbitmq"
