@@ -13,6 +13,7 @@ import structlog
 from cartwright.access.service import KeyAuthenticator
 from cartwright.cart.service import Pricing
 from cartwright.catalog.service import PriceBook
+from cartwright.channels import service as channels
 from cartwright.customers.tokens import CustomerTokens
 from cartwright.events.brokers.job import RelayJob
 from cartwright.inventory.locations import StockLocations
@@ -126,6 +127,9 @@ class Platform:
                 "refusing to start: " + "; ".join(problems) + " (customer sign-in)."
             )
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        channels.configure(
+            ttl_s=settings.channel_cache_ttl_s, default_capture=settings.capture_method
+        )
         sandbox_db = Database(
             settings.database_url,
             pool_size=settings.db_pool_size,
