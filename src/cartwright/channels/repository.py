@@ -63,3 +63,24 @@ async def update_channel(
         now,
         *(_param(c, fields[c]) for c in columns),
     )
+
+
+# ---------------------------------------------------------------------------- price lists
+
+PRICE_LIST_COLUMNS = (
+    "id, name, channel, customer_group, starts_at, ends_at, priority, created_at, updated_at"
+)
+
+
+async def all_price_lists(conn: Conn) -> list[Row]:
+    return await conn.fetch(f"SELECT {PRICE_LIST_COLUMNS} FROM price_lists ORDER BY id")
+
+
+async def list_prices_of(conn: Conn, skus: list[str], currency: str) -> list[Row]:
+    marks = ", ".join(f"${i}" for i in range(2, len(skus) + 2))
+    return await conn.fetch(
+        "SELECT price_list_id, sku, currency, amount, min_quantity FROM price_list_prices"
+        f" WHERE currency = $1 AND sku IN ({marks})",
+        currency,
+        *skus,
+    )
