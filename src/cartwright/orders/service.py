@@ -59,6 +59,8 @@ class NewOrder:
     total: int
     # The signed-in customer whose cart this was (snapshots from before 0007 have none).
     customer_id: str | None = None
+    # The code of the channel of its cart (snapshots from before 0019: the default one).
+    channel: str = "default"
 
     def to_json(self) -> str:
         return orjson.dumps(self).decode()
@@ -154,6 +156,7 @@ def present(order: Row, lines: Sequence[Row]) -> dict[str, Any]:
         "next_action": _json(order["next_action"]),
         "cart_id": order["cart_id"],
         "customer_id": order["customer_id"],
+        "channel": order["channel"],
         "dispute": _json(order["dispute"]),
         "created_at": clock.isoformat(order["created_at"]),
         "updated_at": clock.isoformat(order["updated_at"]),
@@ -253,6 +256,7 @@ def plan_placement(
         orjson.dumps(next_action).decode() if next_action else None,
         now,
         order.customer_id,
+        order.channel,
     )
     row: dict[str, Any] = dict(zip(_ORDER_FIELDS, values, strict=True))
     # `present` takes the documents as they are, not as the JSON text written for them.
@@ -293,6 +297,7 @@ _ORDER_FIELDS = (
     "next_action",
     "created_at",
     "customer_id",
+    "channel",
 )
 
 
