@@ -46,6 +46,8 @@ _DATA_DEPENDENT = {
     "remove_line": [200, 404, 409],
     "checkout": [201, 202, 402, 404, 409, 503],
     "confirm_payment": [200, 404, 409, 503],
+    # A made-up key is no flag (404); a known one is switched.
+    "set_flag": [200, 404],
     "list_events": [200, 422],
     # Inventory: an unknown `starting_after` (422); a count or adjustment below what is
     # reserved (409); a delta of 0, a sign the reason forbids, an unknown warehouse or a PUT

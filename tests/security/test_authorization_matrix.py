@@ -43,6 +43,8 @@ ALL_SCOPES = [
     "webhooks:read",
     "webhooks:write",
     "ledger:read",
+    "flags:read",
+    "flags:write",
     "reconciliation:read",
     "reconciliation:write",
     "catalog:read",
@@ -109,6 +111,8 @@ RULES: dict[str, Rule] = {
     "ledger_trial_balance": Rule("secret", "ledger:read"),
     "ledger_accounts": Rule("secret", "ledger:read"),
     "ledger_entries": Rule("secret", "ledger:read"),
+    "list_flags": Rule("secret", "flags:read"),
+    "set_flag": Rule("secret", "flags:write"),
     "create_run": Rule("secret", "reconciliation:write"),
     "get_run": Rule("secret", "reconciliation:read"),
     "list_discrepancies": Rule("secret", "reconciliation:read"),
@@ -432,6 +436,8 @@ def valid_body(op_id: str, t: Targets) -> Any:
         "update_endpoint": {"description": "matrix"},
         "rotate_secret": None,
         "replay_range": {"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"},
+        # On, as it is: a kill switch the session's other tests never see move.
+        "set_flag": {"enabled": True},
     }
     return bodies.get(op_id)
 
@@ -461,6 +467,7 @@ def url(op_id: str, t: Targets) -> str:
             t.webhook_endpoint_delete if op_id == "delete_endpoint" else t.webhook_endpoint
         ),
         "delivery_id": t.webhook_delivery,
+        "key": "fraud.external",
     }
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)
