@@ -6,6 +6,7 @@ always put back on."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -156,3 +157,26 @@ async def test_reading_and_changing_need_their_scopes(
         await storefront.put(f"/v1/flags/{FLAG}", json={"enabled": False}), 403, "forbidden"
     )
     assert (await _flags(admin))[FLAG]["enabled"] is True
+
+
+async def test_concurrent_changes_each_record_what_they_replaced(
+    admin: httpx.AsyncClient, restored: None
+) -> None:
+    """The row is locked while it changes: read oldest first, each entry starts from the
+    value the one before it left, and the last one is what is stored."""
+    await admin.put(f"/v1/flags/{FLAG}", json={"enabled": True})
+    before = len(await _entries(admin))
+    wanted = [i % 3 != 0 for i in range(12)]
+    answers = await asyncio.gather(
+        *(admin.put(f"/v1/flags/{FLAG}", json={"enabled": value}) for value in wanted)
+    )
+    assert [a.status_code for a in answers] == [200] * len(wanted)
+    entries = await _entries(admin)
+    new = list(reversed(entries[: len(entries) - before]))
+    assert len(new) == len(wanted)
+    left = True
+    for entry in new:
+        change = entry["changes"]["enabled"]
+        assert change["from"] == left, new
+        left = change["to"]
+    assert (await _flags(admin))[FLAG]["enabled"] == left
