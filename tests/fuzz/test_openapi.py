@@ -46,8 +46,6 @@ _DATA_DEPENDENT = {
     "remove_line": [200, 404, 409],
     "checkout": [201, 202, 402, 404, 409, 503],
     "confirm_payment": [200, 404, 409, 503],
-    # A made-up key is no flag (404); a known one is switched.
-    "set_flag": [200, 404],
     "list_events": [200, 422],
     # Inventory: an unknown `starting_after` (422); a count or adjustment below what is
     # reserved (409); a delta of 0, a sign the reason forbids, an unknown warehouse or a PUT
@@ -103,6 +101,18 @@ def _operations(stateful_overrides: bool, sku: str) -> str:
                 """
             )
         )
+    # The fuzzer switches only a flag nothing here depends on: with `checkout` switched off
+    # (a key it found or guessed) every later checkout would be 503 `checkout_disabled`.
+    blocks.append(
+        textwrap.dedent(
+            """
+            [[operations]]
+            include-operation-id = "set_flag"
+            parameters = { "path.key" = "fraud.external" }
+            checks.positive_data_acceptance.expected-statuses = [200, 401, 403, 404]
+            """
+        )
+    )
     if stateful_overrides:
         blocks.append(
             textwrap.dedent(
