@@ -27,6 +27,7 @@ from cartwright.channels.api import router as channels_router
 from cartwright.checkout.api import router as checkout_router
 from cartwright.customers.api import router as customers_router
 from cartwright.events.api import router as events_router
+from cartwright.flags.api import router as flags_router
 from cartwright.inventory.api import router as inventory_router
 from cartwright.kit import context
 from cartwright.kit.db import Deadlock
@@ -218,6 +219,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         webhooks_router,
         access_router,
         audit_router,
+        flags_router,
         ledger_router,
         reconciliation_router,
         channels_router,

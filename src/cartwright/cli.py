@@ -1,4 +1,5 @@
-"""`cartwright migrate | serve | sandbox-psp | worker | create-key | reconcile | audit verify`."""
+"""`cartwright migrate | serve | sandbox-psp | worker | create-key | reconcile | audit verify
+| flags list | flags set KEY on|off`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from cartwright.kit.settings import Settings, get_settings
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Cartwright commerce platform.")
 audit_cli = typer.Typer(no_args_is_help=True, help="The audit log.")
 cli.add_typer(audit_cli, name="audit")
+flags_cli = typer.Typer(no_args_is_help=True, help="Feature flags and kill switches.")
+cli.add_typer(flags_cli, name="flags")
 
 
 def _refuse_unsafe_production(settings: Settings) -> None:
@@ -395,6 +398,73 @@ def audit_verify() -> None:
         )
         raise typer.Exit(1)
     typer.echo(f"audit log intact: {result.checked} entries, head hash {result.head_hash or '-'}")
+
+
+@flags_cli.command("list")
+def flags_list() -> None:
+    """Every known flag: key, on/off, and where the value comes from (database, default)."""
+    from cartwright.flags import service as flags
+    from cartwright.flags.known import known_flags
+    from cartwright.kit.db import Database
+    from cartwright.platform import enabled_providers
+
+    settings = get_settings()
+    known = known_flags(enabled_providers(settings))
+
+    async def _list() -> dict[str, object]:
+        db = Database(settings.database_url)
+        await db.connect()
+        try:
+            async with db.connection() as conn:
+                return await flags.list_flags(conn, known, limit=len(known))
+        finally:
+            await db.close()
+
+    listed = asyncio.run(_list())
+    rows = listed["data"]
+    assert isinstance(rows, list)
+    for flag in rows:
+        state = "on" if flag["enabled"] else "off"
+        by = f" by {flag['updated_by']}" if flag["updated_by"] else ""
+        typer.echo(f"{flag['key']:<28} {state:<4} {flag['source']}{by}")
+
+
+@flags_cli.command("set")
+def flags_set(
+    key: Annotated[str, typer.Argument(help="The flag, e.g. checkout or payments.stripe.")],
+    value: Annotated[str, typer.Argument(help="on or off")],
+) -> None:
+    """Switch a flag on or off; every process applies it within a few seconds. Audited as
+    `cli`."""
+    from cartwright.access import service as access
+    from cartwright.flags import service as flags
+    from cartwright.flags.known import known_flags
+    from cartwright.kit import context
+    from cartwright.kit.db import Database
+    from cartwright.kit.errors import AppError
+    from cartwright.platform import enabled_providers
+
+    if value not in ("on", "off"):
+        raise typer.BadParameter("must be 'on' or 'off'", param_hint="VALUE")
+    settings = get_settings()
+    known = known_flags(enabled_providers(settings))
+
+    async def _set() -> dict[str, object]:
+        db = Database(settings.database_url)
+        await db.connect()
+        try:
+            with context.act_as(access.CLI_ACTOR):
+                async with db.transaction() as conn:
+                    return await flags.set_flag(conn, known, key, enabled=value == "on")
+        finally:
+            await db.close()
+
+    try:
+        flag = asyncio.run(_set())
+    except AppError as err:
+        typer.echo(f"refused: {err.detail}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{flag['key']} {'on' if flag['enabled'] else 'off'}")
 
 
 def main() -> None:

@@ -18,6 +18,8 @@ from cartwright.channels.pricing import PriceLists
 from cartwright.customers import groups as customer_groups
 from cartwright.customers.tokens import CustomerTokens
 from cartwright.events.brokers.job import RelayJob
+from cartwright.flags.known import known_flags
+from cartwright.flags.service import Flags
 from cartwright.inventory.locations import StockLocations
 from cartwright.kit.crypto import SecretKeys, load_or_create_key_file
 from cartwright.kit.db import Database, Dialect, dialect_of, sqlite_path
@@ -90,6 +92,12 @@ class Platform:
     publishable_rate: Rate
     secret_rate: Rate | None
     open_checkouts_rate: Rate
+    # Feature flags and kill switches (flags/service.py), read into memory every
+    # CARTWRIGHT_FLAG_REFRESH_INTERVAL_S. `flags.switch(key)` is the callable a switched
+    # piece of code receives: `promotions`, `tax.external`, `shipping.external` and
+    # `fraud.external` are wired where those are built (e.g. `ExternalCall(...,
+    # switch=flags.switch(TAX_EXTERNAL))`); the gateway gets `payment_provider_enabled`.
+    flags: Flags
     # Carries an embedded sandbox's webhooks into this process's app (set by `start`).
     sandbox_webhook_client: httpx.AsyncClient | None = None
     # The second sandbox server, `sandbox_failover` (CARTWRIGHT_SANDBOX_FAILOVER_URL).
@@ -161,8 +169,16 @@ class Platform:
         if settings.adyen_api_key:
             connectors["adyen"] = AdyenConnector.from_settings(settings)
         assert list(connectors) == enabled_providers(settings)  # one list, two readers
+        flags = Flags(
+            db,
+            known_flags(list(connectors)),
+            refresh_interval_s=settings.flag_refresh_interval_s,
+            retry_after_s=settings.kill_switch_retry_after_s,
+        )
         try:
-            gateway = Gateway.from_settings(connectors, settings)
+            gateway = Gateway.from_settings(
+                connectors, settings, switched_on=flags.payment_provider_enabled
+            )
         except InvalidRoutes as exc:
             raise ConfigurationError(
                 f"invalid configuration: CARTWRIGHT_PAYMENT_ROUTES: {exc}."
@@ -199,6 +215,7 @@ class Platform:
                 max(1, round(settings.requires_action_expiry_s)),
                 "open-checkouts",
             ),
+            flags=flags,
         )
 
     async def start(self, webhook_receiver: Callable[..., Awaitable[None]] | None = None) -> None:
@@ -206,6 +223,7 @@ class Platform:
         app, delivers its webhooks into it (`POST /v1/webhooks/psp/sandbox`) in-process."""
         await self.db.connect()
         await self.sandbox_db.connect()
+        await self.flags.start()
         if self.sandbox is not None:
             target = None
             if webhook_receiver is not None:
@@ -230,6 +248,7 @@ class Platform:
             await self.sandbox_connector.aclose()
         if self.sandbox_failover_connector is not None:
             await self.sandbox_failover_connector.aclose()
+        await self.flags.stop()
         await self.keys.close()
         await self.customer_tokens.close()
         await self.sandbox_db.close()

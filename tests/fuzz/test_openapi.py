@@ -101,6 +101,18 @@ def _operations(stateful_overrides: bool, sku: str) -> str:
                 """
             )
         )
+    # The fuzzer switches only a flag nothing here depends on: with `checkout` switched off
+    # (a key it found or guessed) every later checkout would be 503 `checkout_disabled`.
+    blocks.append(
+        textwrap.dedent(
+            """
+            [[operations]]
+            include-operation-id = "set_flag"
+            parameters = { "path.key" = "fraud.external" }
+            checks.positive_data_acceptance.expected-statuses = [200, 401, 403, 404]
+            """
+        )
+    )
     if stateful_overrides:
         blocks.append(
             textwrap.dedent(

@@ -43,6 +43,8 @@ ALL_SCOPES = [
     "webhooks:read",
     "webhooks:write",
     "ledger:read",
+    "flags:read",
+    "flags:write",
     "reconciliation:read",
     "reconciliation:write",
     "catalog:read",
@@ -114,6 +116,8 @@ RULES: dict[str, Rule] = {
     "ledger_trial_balance": Rule("secret", "ledger:read"),
     "ledger_accounts": Rule("secret", "ledger:read"),
     "ledger_entries": Rule("secret", "ledger:read"),
+    "list_flags": Rule("secret", "flags:read"),
+    "set_flag": Rule("secret", "flags:write"),
     "create_run": Rule("secret", "reconciliation:write"),
     "get_run": Rule("secret", "reconciliation:read"),
     "list_discrepancies": Rule("secret", "reconciliation:read"),
@@ -440,6 +444,8 @@ def valid_body(op_id: str, t: Targets) -> Any:
         "update_channel": {"name": "Default"},
         "rotate_secret": None,
         "replay_range": {"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"},
+        # On, as it is: a kill switch the session's other tests never see move.
+        "set_flag": {"enabled": True},
     }
     return bodies.get(op_id)
 
@@ -470,6 +476,7 @@ def url(op_id: str, t: Targets) -> str:
         ),
         "delivery_id": t.webhook_delivery,
         "channel_id": "chn_default",
+        "key": "fraud.external",
     }
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)

@@ -25,6 +25,8 @@ class Scope(StrEnum):
     CHANNELS_WRITE = "channels:write"
     PRICING_READ = "pricing:read"
     PRICING_WRITE = "pricing:write"
+    FLAGS_READ = "flags:read"
+    FLAGS_WRITE = "flags:write"
     # Storefront scopes: what a publishable key can do.
     CATALOG_READ = "catalog:read"
     CARTS_WRITE = "carts:write"

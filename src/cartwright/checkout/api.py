@@ -7,6 +7,7 @@ from cartwright.access.scopes import Scope
 from cartwright.cart.errors import CartChanging, CartClosed, CartNotReady
 from cartwright.checkout import notices, service
 from cartwright.checkout.schemas import CheckoutIn, ConfirmIn
+from cartwright.flags.errors import CheckoutDisabled
 from cartwright.inventory.errors import InsufficientStock
 from cartwright.kit.errors import ProviderUnavailable
 from cartwright.orders import service as orders
@@ -71,6 +72,7 @@ async def checkout_shopper(request: Request) -> Shopper:
             CartClosed,
             CartChanging,
             ProviderUnavailable,
+            CheckoutDisabled,
             (429, "rate_limited"),
         ],
         links={201: _ORDER_LINKS, 202: _ORDER_LINKS},

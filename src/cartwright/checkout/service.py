@@ -136,6 +136,9 @@ async def checkout(
 ) -> Answer:
     started = time.perf_counter()
     try:
+        # The kill switch, before anything: no key claimed, no stock, no payment, no cart
+        # change, so the same request runs normally once checkout is back on.
+        p.flags.require_checkout()
         answer = await _checkout(p, cart_id=cart_id, token=token, claim=claim, viewer=viewer)
     except AppError as err:
         metrics.checkouts.labels(err.code).inc()

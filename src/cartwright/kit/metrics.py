@@ -234,3 +234,14 @@ provider_fallbacks = Counter(
     "Fallbacks taken because an external provider could not answer, by the fallback.",
     ["kind", "provider", "fallback"],
 )
+flag_enabled = Gauge(
+    "cartwright_flag_enabled",
+    "Each known feature flag as this process applies it (1 on, 0 off): the lowest of the"
+    " live processes, so 1 means every process has it on.",
+    ["key"],
+    multiprocess_mode="livemin",
+)
+flag_refresh_errors = Counter(
+    "cartwright_flag_refresh_errors_total",
+    "Reads of the feature flags that failed (the process kept the values it last read).",
+)

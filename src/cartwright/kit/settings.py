@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     def webhook_retry_schedule(self) -> tuple[float, ...]:
         return tuple(float(p) for p in self.webhook_retry_schedule_s.split(",") if p.strip())
 
+    # Feature flags and kill switches (flags/, docs/flags.md): how often each process reads
+    # the `feature_flags` table into its cache (a change reaches every process within about
+    # this; checkout never waits on the query), and the Retry-After of a refusal a switch
+    # causes (503 `checkout_disabled`, or every payment provider switched off).
+    flag_refresh_interval_s: float = Field(default=1.0, gt=0, le=4)
+    kill_switch_retry_after_s: int = Field(default=30, ge=1, le=3600)
     # How long a process may trust what it read about an API key: a revoked or rolled-over
     # key stops working everywhere within this (at most 5 s).
     key_cache_ttl_s: float = Field(default=2.0, ge=0, le=5)

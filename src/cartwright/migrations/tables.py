@@ -8,6 +8,7 @@ from cartwright.channels import models as _channels  # noqa: F401
 from cartwright.checkout import models as _checkout  # noqa: F401
 from cartwright.customers import models as _customers  # noqa: F401
 from cartwright.events import models as _events  # noqa: F401
+from cartwright.flags import models as _flags  # noqa: F401
 from cartwright.idempotency import models as _idempotency  # noqa: F401
 from cartwright.inventory import models as _inventory  # noqa: F401
 from cartwright.kit.schema import metadata

@@ -7,7 +7,8 @@ Every call's outcome feeds its provider's breaker (`payments.breaker`). An open 
 stops new authorizations only: a capture, refund, void, confirm or retrieve concerns a
 payment the provider already holds, no other provider can serve it, and a void or a
 retrieve is what proves nothing was charged, so those still go to the payment's provider
-(ADR 0013)."""
+(ADR 0013). A provider switched off by its feature flag (`payments.<provider>`, ADR 0023)
+is skipped by new authorizations the same way; its existing payments still reach it."""
 
 from __future__ import annotations
 
@@ -66,8 +67,13 @@ class Gateway:
         routes: Routes | None = None,
         breaker: BreakerPolicy | None = None,
         clock: Clock = time.monotonic,
+        switched_on: Callable[[str], bool] | None = None,
+        switched_off_retry_after_s: int = 30,
     ) -> None:
         self._connectors = connectors
+        # Whether new authorizations may go to a provider (its kill switch): all, unset.
+        self._switched_on = switched_on or (lambda _provider: True)
+        self._switched_off_retry_after_s = switched_off_retry_after_s
         self._timeout_s = timeout_s
         self._max_attempts = max_attempts
         self._routes = routes if routes is not None else parse_routes("", list(connectors))
@@ -79,7 +85,13 @@ class Gateway:
         self._unsent: dict[str, None] = {}
 
     @classmethod
-    def from_settings(cls, connectors: dict[str, PaymentConnector], settings: Settings) -> Gateway:
+    def from_settings(
+        cls,
+        connectors: dict[str, PaymentConnector],
+        settings: Settings,
+        *,
+        switched_on: Callable[[str], bool] | None = None,
+    ) -> Gateway:
         """Raises `InvalidRoutes` when CARTWRIGHT_PAYMENT_ROUTES cannot be served with."""
         return cls(
             connectors,
@@ -93,22 +105,35 @@ class Gateway:
                 cooldown_s=settings.psp_breaker_cooldown_s,
                 probes=settings.psp_breaker_probes,
             ),
+            switched_on=switched_on,
+            switched_off_retry_after_s=settings.kill_switch_retry_after_s,
         )
 
     def route(self, *, currency: str, amount: int, channel: str = "default") -> str:
-        """The provider a new payment goes to: the first of its route whose breaker admits
-        it. `ProviderUnavailable`, with Retry-After the shortest remaining cool-down, when
-        every one is open (no provider is called)."""
+        """The provider a new payment goes to: the first of its route that is switched on
+        and whose breaker admits it. `ProviderUnavailable` when none is (no provider is
+        called), with Retry-After the shortest remaining cool-down of the open breakers,
+        or the kill switch's when every one is switched off."""
         providers = self._routes.providers_for(currency=currency, amount=amount, channel=channel)
         if not providers:
             raise ProviderUnavailable("No payment provider is enabled; nothing was charged.")
+        failing = []
         for provider in providers:
+            if not self._switched_on(provider):
+                continue
             if self._breakers[provider].admit():
                 return provider
+            failing.append(provider)
+        if not failing:
+            raise ProviderUnavailable(
+                "Every payment provider for this payment is switched off; nothing was"
+                " charged. Try again later.",
+                retry_after_s=self._switched_off_retry_after_s,
+            )
         raise ProviderUnavailable(
             "Every payment provider for this payment is failing; nothing was charged. Try"
             " again shortly.",
-            retry_after_s=min(self._breakers[p].wait_s() for p in providers),
+            retry_after_s=min(self._breakers[p].wait_s() for p in failing),
         )
 
     def connector(self, provider: str) -> PaymentConnector:
@@ -119,14 +144,20 @@ class Gateway:
 
     async def authorize(self, provider: str, request: AuthorizeRequest) -> ProviderResult:
         """Raises `ProviderUnavailable` when every attempt failed retryably (nothing was
-        charged), or without calling when the provider's breaker is open (it opened after
-        `route` chose it); returns a PENDING result when the answer was lost."""
+        charged), or without calling when the provider's breaker is open or its kill
+        switch off (since `route` chose it); returns a PENDING result when the answer was lost."""
         connector = self._connectors[provider]
         breaker = self._breakers[provider]
-        if breaker.state is BreakerState.OPEN:
+        switched_off = not self._switched_on(provider)
+        if switched_off or breaker.state is BreakerState.OPEN:
             self._unsent[request.payment_id] = None
             if len(self._unsent) > UNSENT_KEPT:
                 del self._unsent[next(iter(self._unsent))]
+            if switched_off:  # switched off after `route` chose it
+                raise ProviderUnavailable(
+                    "The payment provider is switched off; nothing was charged.",
+                    retry_after_s=self._switched_off_retry_after_s,
+                )
             raise ProviderUnavailable(
                 "The payment provider is failing; nothing was charged. Try again shortly.",
                 retry_after_s=breaker.wait_s(),
