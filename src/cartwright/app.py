@@ -42,6 +42,7 @@ from cartwright.kit.errors import (
 from cartwright.kit.netaddr import parse_networks
 from cartwright.kit.settings import Settings, get_settings
 from cartwright.ledger.api import router as ledger_router
+from cartwright.notifications.api import router as notifications_router
 from cartwright.ops import metrics as served_metrics
 from cartwright.ops import tracing, worker
 from cartwright.ops.api import router as ops_router
@@ -223,6 +224,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         ledger_router,
         reconciliation_router,
         channels_router,
+        notifications_router,
         ops_router,
     ):
         app.include_router(router)

@@ -17,7 +17,8 @@ from cartwright.channels import service as channels
 from cartwright.channels.pricing import PriceLists
 from cartwright.customers import groups as customer_groups
 from cartwright.customers.tokens import CustomerTokens
-from cartwright.events.brokers.job import RelayJob
+from cartwright.events.brokers.job import RelayJob, holder_name
+from cartwright.events.consumers import ConsumerJob, Handler
 from cartwright.flags.known import known_flags
 from cartwright.flags.service import Flags
 from cartwright.inventory.locations import StockLocations
@@ -25,6 +26,8 @@ from cartwright.kit.crypto import SecretKeys, load_or_create_key_file
 from cartwright.kit.db import Database, Dialect, dialect_of, sqlite_path
 from cartwright.kit.ratelimit import Limiter, Rate, storage_for
 from cartwright.kit.settings import Settings
+from cartwright.notifications import service as notifications
+from cartwright.notifications.service import LogNotifier, Notifier
 from cartwright.orders.service import OrderNumbers
 from cartwright.payments.connector import PaymentConnector
 from cartwright.payments.connectors.adyen.client import AdyenConnector
@@ -43,6 +46,17 @@ log = structlog.get_logger("cartwright.platform")
 
 # The provider name of the second sandbox server (CARTWRIGHT_SANDBOX_FAILOVER_URL).
 FAILOVER = "sandbox_failover"
+# The platform's own consumers of the feed: name -> (event types, handler).
+CONSUMERS: dict[str, tuple[tuple[str, ...], Handler]] = {
+    notifications.ORDER_MAIL_CONSUMER: (
+        tuple(notifications.ORDER_MAIL),
+        notifications.queue_order_mail,
+    ),
+    notifications.STOCK_ALERTS_CONSUMER: (
+        notifications.LOW_STOCK_TYPES,
+        notifications.record_stock_alert,
+    ),
+}
 
 
 class ConfigurationError(Exception):
@@ -117,6 +131,19 @@ class Platform:
         if self.event_relay is None:
             self.event_relay = RelayJob(self.db, self.settings)
         return self.event_relay
+
+    # The platform's own consumers of the feed (worker jobs `order_mail`, `stock_alerts`),
+    # made on first use; `notifier` delivers what `order_mail` queues (default: logged).
+    consumer_jobs: dict[str, ConsumerJob] = field(default_factory=dict)
+    notifier: Notifier = field(default_factory=LogNotifier)
+
+    def consumer(self, name: str) -> ConsumerJob:
+        if name not in self.consumer_jobs:
+            types, handler = CONSUMERS[name]
+            self.consumer_jobs[name] = ConsumerJob(
+                self.db, name, types, handler, holder=holder_name()
+            )
+        return self.consumer_jobs[name]
 
     # The warehouses checkout takes stock from, cached (CARTWRIGHT_WAREHOUSE_CACHE_TTL_S).
     stock_locations: StockLocations = field(default_factory=lambda: StockLocations(5.0))

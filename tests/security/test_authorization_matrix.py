@@ -13,6 +13,7 @@ carries a token, a key, an email or an id of the owner. Then the owner gets a 2x
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -118,6 +119,8 @@ RULES: dict[str, Rule] = {
     "ledger_entries": Rule("secret", "ledger:read"),
     "list_flags": Rule("secret", "flags:read"),
     "set_flag": Rule("secret", "flags:write"),
+    "list_stock_alerts": Rule("secret", "inventory:read"),
+    "acknowledge_stock_alert": Rule("secret", "inventory:write"),
     "create_run": Rule("secret", "reconciliation:write"),
     "get_run": Rule("secret", "reconciliation:read"),
     "list_discrepancies": Rule("secret", "reconciliation:read"),
@@ -185,6 +188,7 @@ class Targets:
     key_roll: str
     run_id: str
     discrepancy_id: str
+    stock_alert: str
     webhook_endpoint: str = ""
     webhook_endpoint_delete: str = ""
     webhook_delivery: str = ""
@@ -223,6 +227,17 @@ async def admin_client(cserver: Server) -> AsyncIterator[httpx.AsyncClient]:
 
 def bearer(key: str, **extra: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}", **extra}
+
+
+async def _stock_alert(admin: httpx.AsyncClient, sku: str) -> str:
+    """The low-stock alert the session server's worker records for `sku` (it polls)."""
+    for _ in range(80):
+        listed = await admin.get("/v1/stock-alerts", params={"limit": 100})
+        mine = [a["id"] for a in listed.json()["data"] if a["sku"] == sku]
+        if mine:
+            return mine[0]
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"no stock alert for {sku}")
 
 
 async def ok(response: httpx.Response, *statuses: int) -> dict[str, Any]:
@@ -331,6 +346,14 @@ async def build(server: Server, admin: httpx.AsyncClient, idp: IdentityProvider)
         )
     )
     found = await ok(await admin.get(f"/v1/reconciliation/runs/{run['id']}/discrepancies"))
+    low_sku = (await create_product(admin, stock=10))["variants"][0]["sku"]
+    await ok(await admin.put(f"/v1/inventory/{low_sku}", json={"low_stock_threshold": 3}))
+    await ok(
+        await admin.post(
+            f"/v1/inventory/{low_sku}/adjustments", json={"delta": -8, "reason": "damaged"}
+        )
+    )
+    stock_alert = await _stock_alert(admin, low_sku)
     targets = Targets(
         operations=operations,
         sku=sku,
@@ -361,6 +384,7 @@ async def build(server: Server, admin: httpx.AsyncClient, idp: IdentityProvider)
         key_roll=(await new_key(admin, "secret", ["api_keys:write"]))["id"],
         run_id=run["id"],
         discrepancy_id=found["data"][0]["id"],
+        stock_alert=stock_alert,
     )
     for scope in {r.scope for r in RULES.values() if r.scope}:
         targets.only[scope] = (await new_key(admin, "secret", [scope]))["key"]
@@ -477,6 +501,7 @@ def url(op_id: str, t: Targets) -> str:
         "delivery_id": t.webhook_delivery,
         "channel_id": "chn_default",
         "key": "fraud.external",
+        "alert_id": t.stock_alert,
     }
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)

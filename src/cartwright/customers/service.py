@@ -25,6 +25,7 @@ from cartwright.idempotency import service as idempotency
 from cartwright.kit import clock, ids, privacy
 from cartwright.kit.db import Conn, Row
 from cartwright.kit.errors import NotFound
+from cartwright.notifications import service as notifications
 from cartwright.orders import service as orders
 
 
@@ -135,7 +136,8 @@ async def orders_of(
 
 async def export(conn: Conn, customer_id: str) -> dict[str, Any]:
     """Everything held about the customer: their row, carts (lines, addresses), orders
-    (lines, addresses) and the events about any of them."""
+    (lines, addresses), the notifications about their orders and the events about any of
+    them."""
     row = await repository.get(conn, customer_id)
     if row is None:
         raise NotFound(f"No customer {customer_id}.")
@@ -146,6 +148,7 @@ async def export(conn: Conn, customer_id: str) -> dict[str, Any]:
         "customer": present(row),
         "carts": carts,
         "orders": placed,
+        "notifications": await notifications.of_orders(conn, [o["id"] for o in placed]),
         "events": await events.about(conn, about),
         "exported_at": clock.isoformat(clock.utcnow()),
     }
@@ -160,6 +163,7 @@ async def erase(conn: Conn, customer_id: str) -> dict[str, Any]:
     cart_ids = await cart.erase_customer(conn, customer_id)
     order_ids = await orders.erase_customer(conn, customer_id)
     checkout_orders = await checkout.erase_snapshots(conn, cart_ids)
+    await notifications.erase_orders(conn, sorted({*order_ids, *checkout_orders}))
     things = sorted({*cart_ids, *order_ids, *checkout_orders})
     await events.rewrite_payloads(conn, [customer_id, *things], privacy.redact)
     await idempotency.rewrite_answers(conn, things, privacy.redact)

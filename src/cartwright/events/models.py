@@ -56,3 +56,29 @@ customer_order_counts = sa.Table(
     sa.Column("orders_placed", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
+
+# Each platform consumer's place in the feed (events/consumers.py `ConsumerJob`) and the
+# worker holding it: a lease taken with a guarded update, as the relay's partitions.
+event_consumers = sa.Table(
+    "event_consumers",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=True),
+    sa.Column("lease_until", Timestamp, nullable=True),
+    sa.Column("cursor_txid", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("cursor_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+# Events a consumer gave up on after its handler failed on every attempt: set aside (and
+# marked handled in the inbox) so the consumer goes on; listed for an operator to look at.
+event_parked = sa.Table(
+    "event_parked",
+    metadata,
+    sa.Column("consumer", sa.String(64), primary_key=True),
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.String(500), nullable=False),
+    sa.Column("parked_at", Timestamp, nullable=False),
+)

@@ -208,3 +208,100 @@ async def orders_placed(conn: Conn, customer_id: str) -> int:
         "SELECT orders_placed FROM customer_order_counts WHERE customer_id = $1", customer_id
     )
     return 0 if value is None else int(value)
+
+
+async def take_consumer(
+    conn: Conn, name: str, holder: str, now: datetime, until: datetime
+) -> tuple[int, int] | None:
+    """Take (or keep) consumer `name` for `holder` until `until` if it is free, expired or
+    ours; its cursor, or None when another holder has it. A consumer seen for the first
+    time starts at the end of the feed (it is not fed the platform's whole history)."""
+    head = await conn.fetchrow(
+        "SELECT COALESCE(txid, 0) AS txid, seq FROM events ORDER BY txid DESC, seq DESC LIMIT 1"
+        if conn.dialect is Dialect.POSTGRES
+        else "SELECT 0 AS txid, seq FROM events ORDER BY seq DESC LIMIT 1"
+    )
+    await conn.execute(
+        "INSERT INTO event_consumers (name, cursor_txid, cursor_seq, updated_at)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+        name,
+        int(head["txid"]) if head else 0,
+        int(head["seq"]) if head else 0,
+        now,
+    )
+    row = await conn.fetchrow(
+        "UPDATE event_consumers SET holder = $2, lease_until = $4, updated_at = $3"
+        " WHERE name = $1 AND (holder IS NULL OR holder = $2 OR lease_until < $3)"
+        " RETURNING cursor_txid, cursor_seq",
+        name,
+        holder,
+        now,
+        until,
+    )
+    return None if row is None else (int(row["cursor_txid"]), int(row["cursor_seq"]))
+
+
+async def move_consumer(
+    conn: Conn, name: str, holder: str, cursor: tuple[int, int], now: datetime
+) -> bool:
+    """Move consumer `name`'s cursor, if `holder` still holds it."""
+    moved = await conn.execute(
+        "UPDATE event_consumers SET cursor_txid = $3, cursor_seq = $4, updated_at = $5"
+        " WHERE name = $1 AND holder = $2",
+        name,
+        holder,
+        cursor[0],
+        cursor[1],
+        now,
+    )
+    return moved == 1
+
+
+async def consumer_lag(conn: Conn, name: str, types: Sequence[str]) -> int:
+    """Events of `types` past consumer `name`'s cursor (0 for a consumer never run)."""
+    row = await conn.fetchrow(
+        "SELECT cursor_txid, cursor_seq FROM event_consumers WHERE name = $1", name
+    )
+    if row is None:
+        return 0
+    where = f"type IN ({placeholders(1, len(types))})"
+    if conn.dialect is Dialect.POSTGRES:
+        n = len(types)
+        sql = (
+            f"SELECT count(*) AS n FROM events WHERE {where} AND (txid, seq) > (${n + 1}, ${n + 2})"
+        )
+        args = [*types, int(row["cursor_txid"]), int(row["cursor_seq"])]
+    else:
+        sql = f"SELECT count(*) AS n FROM events WHERE {where} AND seq > ${len(types) + 1}"
+        args = [*types, int(row["cursor_seq"])]
+    found = await conn.fetchrow(sql, *args)
+    return 0 if found is None else int(found["n"])
+
+
+async def park(
+    conn: Conn,
+    consumer: str,
+    event_id: str,
+    event_type: str,
+    attempts: int,
+    error: str,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO event_parked (consumer, event_id, event_type, attempts, error, parked_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (consumer, event_id) DO NOTHING",
+        consumer,
+        event_id,
+        event_type,
+        attempts,
+        error[:500],
+        now,
+    )
+
+
+async def parked(conn: Conn, consumer: str) -> list[Row]:
+    return await conn.fetch(
+        "SELECT consumer, event_id, event_type, attempts, error, parked_at FROM event_parked"
+        " WHERE consumer = $1 ORDER BY parked_at, event_id",
+        consumer,
+    )

@@ -245,3 +245,14 @@ flag_refresh_errors = Counter(
     "cartwright_flag_refresh_errors_total",
     "Reads of the feature flags that failed (the process kept the values it last read).",
 )
+consumer_events = Counter(
+    "cartwright_consumer_events_total",
+    "Events the platform's own consumers handled, failed on (tried again) or parked.",
+    ["consumer", "outcome"],
+)
+consumer_lag = Gauge(
+    "cartwright_consumer_lag_events",
+    "Events of a consumer's types past its cursor in the feed (as its last pass saw).",
+    ["consumer"],
+    multiprocess_mode="livemax",
+)

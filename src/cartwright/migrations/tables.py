@@ -13,6 +13,7 @@ from cartwright.idempotency import models as _idempotency  # noqa: F401
 from cartwright.inventory import models as _inventory  # noqa: F401
 from cartwright.kit.schema import metadata
 from cartwright.ledger import models as _ledger  # noqa: F401
+from cartwright.notifications import models as _notifications  # noqa: F401
 from cartwright.orders import models as _orders  # noqa: F401
 from cartwright.payments import models as _payments  # noqa: F401
 from cartwright.reconciliation import models as _reconciliation  # noqa: F401

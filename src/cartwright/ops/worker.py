@@ -18,6 +18,7 @@ from cartwright.checkout import service as checkout
 from cartwright.idempotency import service as idempotency
 from cartwright.inventory import service as inventory
 from cartwright.kit import metrics
+from cartwright.notifications import service as notifications
 from cartwright.orders import lifecycle_actions, payment_actions
 from cartwright.payments import service as payments
 from cartwright.platform import Platform
@@ -94,6 +95,18 @@ async def _purge_webhook_log(p: Platform) -> int:
     return purged
 
 
+async def _order_mail(p: Platform) -> int:
+    return await p.consumer(notifications.ORDER_MAIL_CONSUMER).run_once()
+
+
+async def _stock_alerts(p: Platform) -> int:
+    return await p.consumer(notifications.STOCK_ALERTS_CONSUMER).run_once()
+
+
+async def _send_notifications(p: Platform) -> int:
+    return await notifications.send_queued(p.db, p.notifier)
+
+
 JOBS: tuple[tuple[str, Callable[[Platform], Awaitable[int]], int], ...] = (
     # (name, job, run every N polls)
     ("payment_recovery", checkout.recover_due, 1),
@@ -108,6 +121,9 @@ JOBS: tuple[tuple[str, Callable[[Platform], Awaitable[int]], int], ...] = (
     ("webhook_gauges", _webhook_gauges, 5),
     ("low_stock", _watch_low_stock, 2),
     ("event_relay", _relay_events, 1),
+    ("order_mail", _order_mail, 1),
+    ("stock_alerts", _stock_alerts, 2),
+    ("notification_sender", _send_notifications, 1),
 )
 
 

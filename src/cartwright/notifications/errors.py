@@ -1,0 +1,5 @@
+from cartwright.kit.errors import NotFound
+
+
+class StockAlertNotFound(NotFound):
+    pass
