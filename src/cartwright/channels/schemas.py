@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, StringConstraints
 
 from cartwright.kit.fields import CurrencyCode, Integer, ListPage, text
 
@@ -107,10 +107,8 @@ class PriceIn(BaseModel):
     min_quantity: Annotated[Integer, Field(ge=1, le=1_000_000)] = 1
 
 
-class PricesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    prices: Annotated[list[PriceIn], Field(min_length=1, max_length=1000)]
+class PricesIn(RootModel[Annotated[list[PriceIn], Field(min_length=1, max_length=1000)]]):
+    """Prices to set (added, or replacing the one of the same SKU, currency and tier)."""
 
 
 class PriceOut(BaseModel):
