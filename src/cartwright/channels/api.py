@@ -88,12 +88,13 @@ async def update_channel(
     _: Principal = Depends(channel_writer),
     data: ChannelPatch = Depends(json_body(ChannelPatch)),
 ) -> Response:
-    fields = {k: getattr(data, k) for k in data.model_fields_set}
-    for name in ("name", "currencies", "prices_include_tax", "warehouses", "shipping_methods"):
-        if name in fields and fields[name] is None:
-            raise ValidationFailed.field(name, "cannot be null")
-    if "fraud_failure_mode" in fields and fields["fraud_failure_mode"] is None:
-        raise ValidationFailed.field("fraud_failure_mode", "cannot be null")
+    # `null` clears only what may be empty (the capture method, the price list); for the
+    # other fields it changes nothing, as leaving them out does.
+    fields = {
+        k: getattr(data, k)
+        for k in data.model_fields_set
+        if getattr(data, k) is not None or k in ("capture_method", "price_list_id")
+    }
     async with platform(request).db.transaction() as conn:
         body = await service.update_channel(conn, channel_id, fields)
     return json_response(body)
@@ -101,6 +102,7 @@ async def update_channel(
 
 # ---------------------------------------------------------------------------- price lists
 
+MAX_TIER = 1_000_000  # as PriceIn.min_quantity
 pricing_reader = requires(Scope.PRICING_READ)
 pricing_writer = requires(Scope.PRICING_WRITE)
 
@@ -165,10 +167,12 @@ async def update_price_list(
     _: Principal = Depends(pricing_writer),
     data: PriceListPatch = Depends(json_body(PriceListPatch)),
 ) -> Response:
-    fields = {k: getattr(data, k) for k in data.model_fields_set}
-    for name in ("name", "priority"):
-        if name in fields and fields[name] is None:
-            raise ValidationFailed.field(name, "cannot be null")
+    # `null` clears a nullable field; for `name` and `priority` it changes nothing.
+    fields = {
+        k: getattr(data, k)
+        for k in data.model_fields_set
+        if getattr(data, k) is not None or k not in ("name", "priority")
+    }
     p = platform(request)
     async with p.db.transaction() as conn:
         body = await service.update_price_list(conn, price_list_id, fields)
@@ -201,10 +205,15 @@ async def set_prices(
     openapi_extra=operation(
         ok={200: PriceListOut},
         params=[
-            query("currency", {"type": "string", "pattern": "^[A-Z]{3}$"}, "The price's currency."),
+            query(
+                "currency",
+                {"type": "string", "pattern": "^[A-Z]{3}$"},
+                "The price's currency.",
+                required=True,
+            ),
             query(
                 "min_quantity",
-                {"type": "integer", "minimum": 1},
+                {"type": "integer", "minimum": 1, "maximum": MAX_TIER},
                 "The price's tier (default 1).",
             ),
         ],
@@ -222,9 +231,11 @@ async def delete_price(
     try:
         min_quantity = int(params.get("min_quantity", "1"))
     except ValueError:
-        raise ValidationFailed.field("min_quantity", "must be an integer from 1") from None
-    if min_quantity < 1:
-        raise ValidationFailed.field("min_quantity", "must be an integer from 1")
+        raise ValidationFailed.field(
+            "min_quantity", f"must be an integer from 1 to {MAX_TIER}"
+        ) from None
+    if not 1 <= min_quantity <= MAX_TIER:
+        raise ValidationFailed.field("min_quantity", f"must be an integer from 1 to {MAX_TIER}")
     p = platform(request)
     async with p.db.transaction() as conn:
         body = await service.delete_price(
