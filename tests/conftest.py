@@ -54,6 +54,8 @@ SERVER_ENV = {
     # Warehouses a test creates take part in the next checkout of either server's
     # processes at once (tests/inventory/test_locations.py).
     "CARTWRIGHT_WAREHOUSE_CACHE_TTL_S": "0",
+    # Likewise channels and price lists: a test sees its own change on every server process.
+    "CARTWRIGHT_CHANNEL_CACHE_TTL_S": "0",
 }
 
 

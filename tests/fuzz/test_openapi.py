@@ -39,7 +39,7 @@ STATEFUL_STEPS = 20
 _DATA_DEPENDENT = {
     # Unique SKUs and one price per currency: JSON Schema cannot say "unique by field".
     "create_product": [201, 409, 422],
-    "create_key": [201, 422],
+    "create_key": [201, 422],  # also: a channel no channel has the code of
     "add_line": [200, 404, 409, 422],
     "update_cart": [200, 404, 409, 422],
     "change_line": [200, 404, 409],
@@ -73,6 +73,14 @@ _DATA_DEPENDENT = {
     "create_endpoint": [201, 422],
     "update_endpoint": [200, 422],
     "replay_range": [202, 422],
+    # Rules across fields or over the data: a window that ends before it starts or lies
+    # outside 1970-9999, a channel code or price list that names none, a code taken, a SKU
+    # and tier twice in one request, a key for an unknown channel.
+    "create_price_list": [201, 422],
+    "update_price_list": [200, 404, 422],
+    "set_prices": [200, 404, 422],
+    "create_channel": [201, 409, 422],
+    "update_channel": [200, 404, 422],
 }
 
 

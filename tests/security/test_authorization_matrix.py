@@ -98,6 +98,12 @@ RULES: dict[str, Rule] = {
     "get_channel": Rule("secret", "channels:read"),
     "create_channel": Rule("secret", "channels:write"),
     "update_channel": Rule("secret", "channels:write"),
+    "list_price_lists": Rule("secret", "pricing:read"),
+    "get_price_list": Rule("secret", "pricing:read"),
+    "create_price_list": Rule("secret", "pricing:write"),
+    "update_price_list": Rule("secret", "pricing:write"),
+    "set_prices": Rule("secret", "pricing:write"),
+    "delete_price": Rule("secret", "pricing:write"),
     "create_key": Rule("secret", "api_keys:write"),
     "list_keys": Rule("secret", "api_keys:write"),
     "get_key": Rule("secret", "api_keys:write"),
@@ -192,6 +198,7 @@ class Targets:
     webhook_endpoint: str = ""
     webhook_endpoint_delete: str = ""
     webhook_delivery: str = ""
+    price_list: str = ""
     only: dict[str, str] = field(default_factory=dict)  # scope -> key with just it
     all_but: dict[str, str] = field(default_factory=dict)  # scope -> key with all others
 
@@ -391,7 +398,15 @@ async def build(server: Server, admin: httpx.AsyncClient, idp: IdentityProvider)
         others = [s for s in ALL_SCOPES if s != scope]
         targets.all_but[scope] = (await new_key(admin, "secret", others))["key"]
     await _webhook_targets(admin, targets)
+    # A price list whose only price is of a SKU no cart holds (deleted by `delete_price`).
+    made = await ok(await admin.post("/v1/price-lists", json={"name": "Matrix"}), 201)
+    targets.price_list = made["id"]
+    nobody = [{"sku": MATRIX_NOBODY, "currency": "EUR", "amount": 1}]
+    await ok(await admin.put(f"/v1/price-lists/{made['id']}/prices", json=nobody))
     return targets
+
+
+MATRIX_NOBODY = "MATRIX-NOBODY"
 
 
 async def _webhook_targets(admin: httpx.AsyncClient, targets: Targets) -> None:
@@ -466,6 +481,10 @@ def valid_body(op_id: str, t: Targets) -> Any:
         "update_customer": {"group": None},
         "create_channel": {"code": f"matrix-{uuid.uuid4().hex[:12]}", "name": "Matrix"},
         "update_channel": {"name": "Default"},
+        # A list for a channel nobody sells in: no other test's cart is priced by it.
+        "create_price_list": {"name": "Matrix"},
+        "update_price_list": {"name": "Matrix"},
+        "set_prices": [{"sku": MATRIX_NOBODY, "currency": "EUR", "amount": 1}],
         "rotate_secret": None,
         "replay_range": {"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"},
         # On, as it is: a kill switch the session's other tests never see move.
@@ -502,7 +521,11 @@ def url(op_id: str, t: Targets) -> str:
         "channel_id": "chn_default",
         "key": "fraud.external",
         "alert_id": t.stock_alert,
+        "price_list_id": t.price_list,
     }
+    if op_id == "delete_price":
+        values["sku"] = MATRIX_NOBODY
+        path += "?currency=EUR"
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)
     assert "{" not in path, path

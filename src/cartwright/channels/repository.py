@@ -84,3 +84,86 @@ async def list_prices_of(conn: Conn, skus: list[str], currency: str) -> list[Row
         currency,
         *skus,
     )
+
+
+async def insert_price_list(conn: Conn, fields: dict[str, Any], now: datetime) -> Row:
+    columns = sorted(fields)
+    marks = ", ".join(f"${i}" for i in range(2, len(columns) + 2))
+    row = await conn.fetchrow(
+        f"INSERT INTO price_lists ({', '.join(columns)}, created_at, updated_at)"
+        f" VALUES ({marks}, $1, $1) RETURNING {PRICE_LIST_COLUMNS}",
+        now,
+        *(fields[c] for c in columns),
+    )
+    assert row is not None
+    return row
+
+
+async def get_price_list(conn: Conn, price_list_id: str) -> Row | None:
+    return await conn.fetchrow(
+        f"SELECT {PRICE_LIST_COLUMNS} FROM price_lists WHERE id = $1", price_list_id
+    )
+
+
+async def list_price_lists(conn: Conn, *, limit: int, starting_after: str | None) -> list[Row]:
+    if starting_after is None:
+        return await conn.fetch(
+            f"SELECT {PRICE_LIST_COLUMNS} FROM price_lists ORDER BY id DESC LIMIT $1", limit
+        )
+    return await conn.fetch(
+        f"SELECT {PRICE_LIST_COLUMNS} FROM price_lists WHERE id < $1 ORDER BY id DESC LIMIT $2",
+        starting_after,
+        limit,
+    )
+
+
+async def update_price_list(
+    conn: Conn, price_list_id: str, fields: dict[str, Any], now: datetime
+) -> Row | None:
+    columns = sorted(fields)
+    assignments = "".join(f", {c} = ${i}" for i, c in enumerate(columns, start=3))
+    return await conn.fetchrow(
+        f"UPDATE price_lists SET updated_at = $2{assignments} WHERE id = $1"
+        f" RETURNING {PRICE_LIST_COLUMNS}",
+        price_list_id,
+        now,
+        *(fields[c] for c in columns),
+    )
+
+
+async def prices_of_lists(conn: Conn, price_list_ids: list[str]) -> list[Row]:
+    marks = ", ".join(f"${i}" for i in range(1, len(price_list_ids) + 1))
+    return await conn.fetch(
+        "SELECT price_list_id, sku, currency, amount, min_quantity FROM price_list_prices"
+        f" WHERE price_list_id IN ({marks}) ORDER BY sku, currency, min_quantity",
+        *price_list_ids,
+    )
+
+
+async def upsert_prices(
+    conn: Conn, price_list_id: str, prices: list[tuple[str, str, int, int]]
+) -> None:
+    await conn.executemany(
+        "INSERT INTO price_list_prices (price_list_id, sku, currency, min_quantity, amount)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (price_list_id, sku, currency, min_quantity)"
+        " DO UPDATE SET amount = excluded.amount",
+        [(price_list_id, *p) for p in prices],
+    )
+
+
+async def delete_price(
+    conn: Conn, price_list_id: str, sku: str, currency: str, min_quantity: int
+) -> bool:
+    deleted = await conn.execute(
+        "DELETE FROM price_list_prices WHERE price_list_id = $1 AND sku = $2"
+        " AND currency = $3 AND min_quantity = $4",
+        price_list_id,
+        sku,
+        currency,
+        min_quantity,
+    )
+    return deleted == 1
+
+
+async def touch_price_list(conn: Conn, price_list_id: str, now: datetime) -> None:
+    await conn.execute("UPDATE price_lists SET updated_at = $2 WHERE id = $1", price_list_id, now)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StringConstraints,
+)
 
 from cartwright.kit.fields import CurrencyCode, Integer, ListPage, text
 
@@ -19,6 +27,20 @@ Currencies = Annotated[list[CurrencyCode], Field(max_length=200)]
 CaptureMethodIn = Literal["automatic", "manual"]
 FraudFailureModeIn = Literal["open", "closed"]
 GroupName = Annotated[str, text(64)]
+
+
+def _sensible_instant(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be between the years 1970 and 9999") from None
+    if not 1970 <= utc.year <= 9998:
+        raise ValueError("must be between the years 1970 and 9999")
+    return utc
+
+
+# A window's bound: an instant with its offset, stored in UTC.
+Instant = Annotated[AwareDatetime, AfterValidator(_sensible_instant)]
 
 
 class ChannelIn(BaseModel):
@@ -38,7 +60,8 @@ class ChannelIn(BaseModel):
 
 class ChannelPatch(BaseModel):
     """Only the fields sent change; the code never does. `capture_method: null` makes the
-    channel follow CARTWRIGHT_CAPTURE_METHOD again; `price_list_id: null` drops its list."""
+    channel follow CARTWRIGHT_CAPTURE_METHOD again; `price_list_id: null` drops its list;
+    `null` for any other field changes nothing."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -80,21 +103,22 @@ class PriceListIn(BaseModel):
     name: Annotated[str, text(200)]
     channel: ChannelCode | None = None
     customer_group: GroupName | None = None
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
     priority: Annotated[Integer, Field(ge=-1_000_000, le=1_000_000)] = 0
 
 
 class PriceListPatch(BaseModel):
-    """Only the fields sent change; `null` clears a nullable one."""
+    """Only the fields sent change; `null` clears `channel`, `customer_group`, `starts_at`
+    or `ends_at` and changes nothing for `name` and `priority`."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, text(200)] | None = None
     channel: ChannelCode | None = None
     customer_group: GroupName | None = None
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
     priority: Annotated[Integer, Field(ge=-1_000_000, le=1_000_000)] | None = None
 
 
@@ -107,10 +131,8 @@ class PriceIn(BaseModel):
     min_quantity: Annotated[Integer, Field(ge=1, le=1_000_000)] = 1
 
 
-class PricesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    prices: Annotated[list[PriceIn], Field(min_length=1, max_length=1000)]
+class PricesIn(RootModel[Annotated[list[PriceIn], Field(min_length=1, max_length=1000)]]):
+    """Prices to set (added, or replacing the one of the same SKU, currency and tier)."""
 
 
 class PriceOut(BaseModel):

@@ -24,9 +24,10 @@ import orjson
 
 from cartwright.audit import service as audit
 from cartwright.channels import repository
-from cartwright.channels.errors import ChannelCodeTaken, ChannelNotFound
+from cartwright.channels.errors import ChannelCodeTaken, ChannelNotFound, PriceListNotFound
 from cartwright.kit import clock, ids
 from cartwright.kit.db import Conn, Row, UniqueViolation
+from cartwright.kit.errors import NotFound, ValidationFailed
 
 DEFAULT_CHANNEL = "default"
 
@@ -179,6 +180,11 @@ def _audited(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in ("id", "created_at", "updated_at")}
 
 
+async def _check_channel_list(conn: Conn, price_list_id: str | None) -> None:
+    if price_list_id is not None and await repository.get_price_list(conn, price_list_id) is None:
+        raise ValidationFailed.field("price_list_id", f"no price list {price_list_id}")
+
+
 async def create_channel(conn: Conn, fields: dict[str, Any]) -> dict[str, Any]:
     """A new channel; `fields` holds `code` and `name` and any of the settings (those left
     out: the defaults). A code in use is 409 `channel_code_taken`."""
@@ -191,6 +197,7 @@ async def create_channel(conn: Conn, fields: dict[str, Any]) -> dict[str, Any]:
         **fields,
         "id": ids.new_id("chn"),
     }
+    await _check_channel_list(conn, values.get("price_list_id"))
     if await repository.find_by_code(conn, values["code"]) is not None:
         raise ChannelCodeTaken(f"A channel has the code {values['code']!r} already.")
     try:
@@ -223,6 +230,7 @@ async def update_channel(conn: Conn, channel_id: str, fields: dict[str, Any]) ->
     before = await repository.get_channel(conn, channel_id)
     if before is None:
         raise ChannelNotFound(f"No channel {channel_id}.")
+    await _check_channel_list(conn, fields.get("price_list_id"))
     row = await repository.update_channel(conn, channel_id, fields, clock.utcnow())
     assert row is not None
     body = present(_channel(row, book.default_capture))
@@ -231,3 +239,141 @@ async def update_channel(conn: Conn, channel_id: str, fields: dict[str, Any]) ->
     await audit.record(conn, "channel.updated", "channel", channel_id, changed)
     book.forget()
     return body
+
+
+# ---------------------------------------------------------------------------- price lists
+
+
+def _present_list(row: Row, prices: list[Row]) -> dict[str, Any]:
+    def when(value: datetime | None) -> str | None:
+        return None if value is None else clock.isoformat(value)
+
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "channel": row["channel"],
+        "customer_group": row["customer_group"],
+        "starts_at": when(row["starts_at"]),
+        "ends_at": when(row["ends_at"]),
+        "priority": int(row["priority"]),
+        "prices": [
+            {
+                "sku": p["sku"],
+                "currency": p["currency"],
+                "amount": int(p["amount"]),
+                "min_quantity": int(p["min_quantity"]),
+            }
+            for p in prices
+        ],
+        "created_at": clock.isoformat(row["created_at"]),
+        "updated_at": clock.isoformat(row["updated_at"]),
+    }
+
+
+async def _list_row(conn: Conn, price_list_id: str) -> Row:
+    row = await repository.get_price_list(conn, price_list_id)
+    if row is None:
+        raise PriceListNotFound(f"No price list {price_list_id}.")
+    return row
+
+
+async def _check_list_fields(conn: Conn, values: dict[str, Any]) -> None:
+    starts, ends = values.get("starts_at"), values.get("ends_at")
+    if starts is not None and ends is not None and ends <= starts:
+        raise ValidationFailed.field("ends_at", "must be after starts_at")
+    channel = values.get("channel")
+    if channel is not None and await repository.find_by_code(conn, channel) is None:
+        raise ValidationFailed.field("channel", f"no channel has the code {channel!r}")
+
+
+async def create_price_list(conn: Conn, fields: dict[str, Any]) -> dict[str, Any]:
+    """A new price list (no prices yet); a channel named must exist, a window must not be
+    empty (422)."""
+    await _check_list_fields(conn, fields)
+    row = await repository.insert_price_list(
+        conn, {**fields, "id": ids.new_id("pl")}, clock.utcnow()
+    )
+    body = _present_list(row, [])
+    await audit.record(conn, "price_list.created", "price_list", row["id"], _audited(body))
+    return body
+
+
+async def get_price_list(conn: Conn, price_list_id: str) -> dict[str, Any]:
+    row = await _list_row(conn, price_list_id)
+    return _present_list(row, await repository.prices_of_lists(conn, [price_list_id]))
+
+
+async def list_price_lists(conn: Conn, *, limit: int, starting_after: str | None) -> dict[str, Any]:
+    rows = await repository.list_price_lists(conn, limit=limit + 1, starting_after=starting_after)
+    page = rows[:limit]
+    prices: dict[str, list[Row]] = {r["id"]: [] for r in page}
+    if page:
+        for p in await repository.prices_of_lists(conn, list(prices)):
+            prices[p["price_list_id"]].append(p)
+    return {
+        "data": [_present_list(r, prices[r["id"]]) for r in page],
+        "has_more": len(rows) > limit,
+    }
+
+
+async def update_price_list(
+    conn: Conn, price_list_id: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Change the fields given (`None` clears a nullable one); audited with what changed."""
+    before = await _list_row(conn, price_list_id)
+    await _check_list_fields(conn, {**dict(before), **fields})
+    row = await repository.update_price_list(conn, price_list_id, fields, clock.utcnow())
+    assert row is not None
+    prices = await repository.prices_of_lists(conn, [price_list_id])
+    body, old = _present_list(row, prices), _present_list(before, prices)
+    changed = {k: body[k] for k in _audited(body) if body[k] != old[k]}
+    await audit.record(conn, "price_list.updated", "price_list", price_list_id, changed)
+    return body
+
+
+async def set_prices(
+    conn: Conn, price_list_id: str, prices: list[tuple[str, str, int, int]]
+) -> dict[str, Any]:
+    """Add or replace prices `(sku, currency, amount, min_quantity)` (one per SKU, currency
+    and tier; the same key twice in one request is 422); audited."""
+    await _list_row(conn, price_list_id)
+    keys = [(sku, currency, tier) for sku, currency, _, tier in prices]
+    if len(set(keys)) != len(keys):
+        raise ValidationFailed.field("body", "a SKU, currency and min_quantity appear twice")
+    await repository.upsert_prices(
+        conn, price_list_id, [(sku, cur, tier, amount) for sku, cur, amount, tier in prices]
+    )
+    await repository.touch_price_list(conn, price_list_id, clock.utcnow())
+    await audit.record(
+        conn,
+        "price_list.prices_set",
+        "price_list",
+        price_list_id,
+        {
+            "prices": [
+                {"sku": s, "currency": c, "amount": a, "min_quantity": t} for s, c, a, t in prices
+            ]
+        },
+    )
+    return await get_price_list(conn, price_list_id)
+
+
+async def delete_price(
+    conn: Conn, price_list_id: str, *, sku: str, currency: str, min_quantity: int
+) -> dict[str, Any]:
+    """Remove one price of the list (404 if it has none such); audited."""
+    await _list_row(conn, price_list_id)
+    if not await repository.delete_price(conn, price_list_id, sku, currency, min_quantity):
+        raise NotFound(
+            f"Price list {price_list_id} has no {currency} price for {sku!r} from"
+            f" {min_quantity} units."
+        )
+    await repository.touch_price_list(conn, price_list_id, clock.utcnow())
+    await audit.record(
+        conn,
+        "price_list.price_deleted",
+        "price_list",
+        price_list_id,
+        {"sku": sku, "currency": currency, "min_quantity": min_quantity},
+    )
+    return await get_price_list(conn, price_list_id)
