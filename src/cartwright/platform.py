@@ -28,7 +28,7 @@ from cartwright.payments.connectors.sandbox.wire import AiohttpWire
 from cartwright.payments.connectors.stripe.client import StripeConnector
 from cartwright.payments.gateway import Gateway
 from cartwright.payments.routing import InvalidRoutes
-from cartwright.providers.service import builtin
+from cartwright.providers.service import from_settings
 from cartwright.sandbox_psp.inprocess import InProcessClient
 from cartwright.sandbox_psp.server import Sandbox
 from cartwright.sandbox_psp.settings import Faults, SandboxConfig
@@ -107,6 +107,9 @@ class Platform:
             self.event_relay = RelayJob(self.db, self.settings)
         return self.event_relay
 
+    # The external tax provider's HTTP client (CARTWRIGHT_TAX_PROVIDER), closed at stop.
+    tax_client: httpx.AsyncClient | None = None
+
     # The warehouses checkout takes stock from, cached (CARTWRIGHT_WAREHOUSE_CACHE_TTL_S).
     stock_locations: StockLocations = field(default_factory=lambda: StockLocations(5.0))
 
@@ -161,6 +164,7 @@ class Platform:
             raise ConfigurationError(
                 f"invalid configuration: CARTWRIGHT_PAYMENT_ROUTES: {exc}."
             ) from None
+        providers, tax_client = from_settings(settings)
         return cls(
             settings=settings,
             db=db,
@@ -170,7 +174,8 @@ class Platform:
                 cache_ttl_s=settings.key_cache_ttl_s,
                 last_used_every_s=settings.key_last_used_interval_s,
             ),
-            pricing=Pricing(PriceBook(settings.price_cache_ttl_s), builtin()),
+            pricing=Pricing(PriceBook(settings.price_cache_ttl_s), providers),
+            tax_client=tax_client,
             gateway=gateway,
             sandbox_db=sandbox_db,
             sandbox=sandbox,
@@ -219,6 +224,8 @@ class Platform:
             await self.sandbox_connector.aclose()
         if self.sandbox_failover_connector is not None:
             await self.sandbox_failover_connector.aclose()
+        if self.tax_client is not None:
+            await self.tax_client.aclose()
         await self.keys.close()
         await self.customer_tokens.close()
         await self.sandbox_db.close()

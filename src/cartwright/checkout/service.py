@@ -111,6 +111,9 @@ def _new_order(order_id: str, number: int, q: Quote) -> NewOrder:
         tax=q.tax,
         total=q.total,
         customer_id=q.customer_id,
+        tax_id=q.tax_id,
+        tax_exempt_reason=q.tax_exempt_reason,
+        tax_estimated=q.tax_estimated,
     )
 
 

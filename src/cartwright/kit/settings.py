@@ -148,6 +148,14 @@ class Settings(BaseSettings):
     # A token naming an unknown `kid` refetches the keys, at most once per this interval.
     customer_jwks_refetch_interval_s: float = 30.0
     customer_jwks_timeout_s: float = 3.0
+    # Tax (providers/tax.py, ADR 0025). `builtin`: the rate tables; `stripe_tax`: Stripe
+    # Tax's calculations, bounded by `tax_timeout_s`, falling back to the tables (the order
+    # is then `tax_estimated`). The origin country is the seller's (EU reverse charge).
+    tax_provider: Literal["builtin", "stripe_tax"] = "builtin"
+    tax_origin_country: str | None = None
+    tax_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    tax_stripe_api_key: SecretStr | None = None
+    tax_stripe_url: str = "https://api.stripe.com"
 
     def customer_token_problems(self) -> list[str]:
         """Why the customer-token settings cannot be served with (empty when they can)."""

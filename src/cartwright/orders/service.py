@@ -59,6 +59,10 @@ class NewOrder:
     total: int
     # The signed-in customer whose cart this was (snapshots from before 0007 have none).
     customer_id: str | None = None
+    # Tax (ADR 0025; snapshots from before 0023 have none).
+    tax_id: str | None = None
+    tax_exempt_reason: str | None = None
+    tax_estimated: bool = False
 
     def to_json(self) -> str:
         return orjson.dumps(self).decode()
@@ -155,6 +159,11 @@ def present(order: Row, lines: Sequence[Row]) -> dict[str, Any]:
         "cart_id": order["cart_id"],
         "customer_id": order["customer_id"],
         "dispute": _json(order["dispute"]),
+        "tax": {
+            "tax_id": order["tax_id"],
+            "exempt_reason": order["tax_exempt_reason"],
+            "estimated": bool(order["tax_estimated"]),
+        },
         "created_at": clock.isoformat(order["created_at"]),
         "updated_at": clock.isoformat(order["updated_at"]),
     }
@@ -253,6 +262,9 @@ def plan_placement(
         orjson.dumps(next_action).decode() if next_action else None,
         now,
         order.customer_id,
+        order.tax_id,
+        order.tax_exempt_reason,
+        order.tax_estimated,
     )
     row: dict[str, Any] = dict(zip(_ORDER_FIELDS, values, strict=True))
     # `present` takes the documents as they are, not as the JSON text written for them.
@@ -293,6 +305,9 @@ _ORDER_FIELDS = (
     "next_action",
     "created_at",
     "customer_id",
+    "tax_id",
+    "tax_exempt_reason",
+    "tax_estimated",
 )
 
 
