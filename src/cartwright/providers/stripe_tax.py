@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -114,8 +115,11 @@ class StripeTax:
     async def quote(self, request: TaxRequest) -> TaxQuote:
         response = await self._client.post(
             self._url,
-            data=calculation_form(request),  # type: ignore[arg-type]
-            headers={"Authorization": f"Bearer {self._api_key}"},
+            content=urlencode(calculation_form(request)),
+            headers={
+                "Authorization": f"Bearer {self._api_key}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
         )
         if response.status_code != 200:
             raise ProviderError(f"stripe tax answered {response.status_code}")
