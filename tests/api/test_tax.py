@@ -1,0 +1,130 @@
+"""Tax through the API: a destination without a rate is not ready (never 0 % by accident),
+a tax id on the cart and the order, EU reverse charge, and a tax provider that cannot be
+reached: checkout still works on the tables' rates and the order says `tax_estimated`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from cartwright.migrations.runner import upgrade
+from tests.api.support import assert_problem
+from tests.conftest import ADMIN_KEY, Server, free_port, start_server
+from tests.factories import ADDRESS, checkout, create_product, ready_cart
+
+
+async def _cart(
+    client: httpx.AsyncClient, admin: httpx.AsyncClient, country: str
+) -> dict[str, Any]:
+    sku = (await create_product(admin, price=1000, stock=5))["variants"][0]["sku"]
+    return await ready_cart(client, [(sku, 2)], country=country)
+
+
+async def test_a_country_without_a_rate_is_not_ready(
+    admin: httpx.AsyncClient, storefront: httpx.AsyncClient
+) -> None:
+    cart = await _cart(storefront, admin, "BR")
+    assert cart["totals"]["tax"]["amount"] == 0
+    refused = await checkout(storefront, cart["id"])
+    assert_problem(refused, 409, "cart_not_ready")
+    assert "no tax rate for country BR" in refused.text
+    # a region-rated country without its region is not ready either; with it, it is
+    us = await _cart(storefront, admin, "US")
+    assert "no tax rate for country US" in (await checkout(storefront, us["id"])).text
+    patched = await storefront.patch(
+        f"/v1/carts/{us['id']}",
+        json={"shipping_address": {**ADDRESS, "country": "US", "region": "NY"}},
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["lines"][0]["tax"]["amount"] == 80  # NY state base rate 4 %
+    assert patched.json()["totals"]["shipping"]["amount"] == 500  # shipping untaxed in US
+    assert patched.json()["totals"]["tax"]["amount"] == 80
+
+
+async def test_a_tax_id_is_checked_and_shown_on_cart_and_order(
+    admin: httpx.AsyncClient, storefront: httpx.AsyncClient
+) -> None:
+    cart = await _cart(storefront, admin, "DE")
+    bad = await storefront.patch(f"/v1/carts/{cart['id']}", json={"tax_id": "DE12"})
+    assert_problem(bad, 422, "validation_error")
+    ok = await storefront.patch(f"/v1/carts/{cart['id']}", json={"tax_id": "de 123 456 789"})
+    assert ok.status_code == 200, ok.text
+    body = ok.json()
+    assert body["tax"] == {
+        "tax_id": "DE123456789",
+        "exempt_reason": None,
+        "estimated": False,
+        "prices_include_tax": False,
+    }
+    # Germany, 19 %: 2 × 10.00 → 3.80, shipping 5.00 → 0.95; totals add up
+    assert [line["tax"]["amount"] for line in body["lines"]] == [380]
+    assert body["totals"]["tax"]["amount"] == 475
+    assert body["totals"]["total"]["amount"] == 2000 + 500 + 475
+    placed = await checkout(storefront, cart["id"])
+    assert placed.status_code in (200, 201), placed.text
+    order = placed.json()
+    assert order["tax"] == {"tax_id": "DE123456789", "exempt_reason": None, "estimated": False}
+    fetched = await admin.get(f"/v1/orders/{order['id']}")
+    assert fetched.json()["tax"]["tax_id"] == "DE123456789"
+
+
+# A server whose tax provider is Stripe Tax at an address nobody answers, selling from DE.
+@pytest.fixture(scope="module")
+def tax_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('tax-sqlite') / 'cartwright.db'}"
+    upgrade(url)
+    env = {
+        "CARTWRIGHT_TAX_PROVIDER": "stripe_tax",
+        "CARTWRIGHT_TAX_STRIPE_API_KEY": "sk_test_unreachable",
+        "CARTWRIGHT_TAX_STRIPE_URL": f"http://127.0.0.1:{free_port()}",
+        "CARTWRIGHT_TAX_TIMEOUT_S": "0.5",
+        "CARTWRIGHT_TAX_ORIGIN_COUNTRY": "DE",
+    }
+    server = start_server(url, tmp_path_factory.mktemp("logs") / "tax.log", extra_env=env)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def tax_admin(tax_server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    async with httpx.AsyncClient(base_url=tax_server.base_url, headers=headers, timeout=30) as c:
+        yield c
+
+
+async def test_the_provider_down_checkout_works_and_the_order_is_tax_estimated(
+    tax_admin: httpx.AsyncClient,
+) -> None:
+    cart = await _cart(tax_admin, tax_admin, "FR")
+    assert cart["tax"]["estimated"] is True
+    assert cart["totals"]["tax"]["amount"] == 400 + 100  # FR 20 % from the tables
+    placed = await checkout(tax_admin, cart["id"])
+    assert placed.status_code in (200, 201), placed.text
+    assert placed.json()["tax"]["estimated"] is True
+    metrics = (await tax_admin.get("/metrics")).text
+    assert (
+        'cartwright_provider_fallbacks_total{fallback="last_known_rates",kind="tax",provider="stripe_tax"}'
+        in metrics
+    )
+
+
+async def test_reverse_charge_for_a_french_business_shown_on_cart_and_order(
+    tax_admin: httpx.AsyncClient,
+) -> None:
+    cart = await _cart(tax_admin, tax_admin, "FR")
+    patched = await tax_admin.patch(f"/v1/carts/{cart['id']}", json={"tax_id": "FR12345678901"})
+    assert patched.status_code == 200, patched.text
+    body = patched.json()
+    assert body["tax"]["exempt_reason"] == "reverse_charge"
+    assert body["totals"]["tax"]["amount"] == 0
+    assert body["totals"]["total"]["amount"] == 2000 + 500
+    placed = await checkout(tax_admin, cart["id"])
+    assert placed.status_code in (200, 201), placed.text
+    assert placed.json()["tax"] == {
+        "tax_id": "FR12345678901",
+        "exempt_reason": "reverse_charge",
+        "estimated": False,
+    }
