@@ -13,7 +13,7 @@ import pytest
 from cartwright.migrations.runner import upgrade
 from tests.api.support import assert_problem
 from tests.conftest import ADMIN_KEY, Server, free_port, start_server
-from tests.factories import ADDRESS, checkout, create_product, ready_cart
+from tests.factories import ADDRESS, checkout, create_product, ready_cart, unique_sku
 
 
 async def _cart(
@@ -128,3 +128,38 @@ async def test_reverse_charge_for_a_french_business_shown_on_cart_and_order(
         "exempt_reason": "reverse_charge",
         "estimated": False,
     }
+
+
+async def test_a_variant_is_taxed_at_its_class(
+    admin: httpx.AsyncClient, storefront: httpx.AsyncClient
+) -> None:
+    skus = {}
+    for tax_class in ("standard", "reduced", "zero", None):
+        variant: dict[str, Any] = {
+            "sku": unique_sku(),
+            "prices": [{"amount": 1000, "currency": "EUR"}],
+        }
+        if tax_class is not None:
+            variant["tax_class"] = tax_class
+        created = await admin.post("/v1/products", json={"title": "Taxed", "variants": [variant]})
+        assert created.status_code == 201, created.text
+        assert created.json()["variants"][0]["tax_class"] == (tax_class or "standard")
+        skus[tax_class] = variant["sku"]
+    bad = await admin.post(
+        "/v1/products",
+        json={
+            "title": "x",
+            "variants": [
+                {
+                    "sku": unique_sku(),
+                    "tax_class": "luxury",
+                    "prices": [{"amount": 1, "currency": "EUR"}],
+                }
+            ],
+        },
+    )
+    assert bad.status_code == 422, bad.text
+    cart = await ready_cart(storefront, [(sku, 1) for sku in skus.values()])
+    # DE: 19 %, reduced 7 %, zero 0 %, the default standard
+    by_sku = {line["sku"]: line["tax"]["amount"] for line in cart["lines"]}
+    assert [by_sku[skus[c]] for c in ("standard", "reduced", "zero", None)] == [190, 70, 0, 190]

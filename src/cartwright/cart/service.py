@@ -136,8 +136,15 @@ async def quote(
             region=None if shipping_address is None else shipping_address.get("region"),
             postal_code=None if shipping_address is None else shipping_address.get("postal_code"),
             lines=[
-                TaxLine(amount, TaxClass.STANDARD, discount, row["sku"])
-                for (row, _, _), amount, discount in zip(priced, amounts, discounts, strict=True)
+                TaxLine(
+                    amount,
+                    TaxClass(variant.tax_class) if variant else TaxClass.STANDARD,
+                    discount,
+                    row["sku"],
+                )
+                for (row, variant, _), amount, discount in zip(
+                    priced, amounts, discounts, strict=True
+                )
             ],
             shipping=shipping,
             prices_include_tax=prices_include_tax,
