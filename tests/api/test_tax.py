@@ -4,7 +4,10 @@ reached: checkout still works on the tables' rates and the order says `tax_estim
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -12,7 +15,7 @@ import pytest
 
 from cartwright.migrations.runner import upgrade
 from tests.api.support import assert_problem
-from tests.conftest import ADMIN_KEY, Server, free_port, start_server
+from tests.conftest import ADMIN_KEY, Server, start_server
 from tests.factories import ADDRESS, checkout, create_product, ready_cart, unique_sku
 
 
@@ -71,15 +74,38 @@ async def test_a_tax_id_is_checked_and_shown_on_cart_and_order(
     assert fetched.json()["tax"]["tax_id"] == "DE123456789"
 
 
-# A server whose tax provider is Stripe Tax at an address nobody answers, selling from DE.
+class _Slow(BaseHTTPRequestHandler):
+    """A tax provider that takes 20 s to answer anything."""
+
+    def do_POST(self) -> None:
+        time.sleep(20)
+        self.send_response(500)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
-def tax_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def slow_provider() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+# A server whose tax provider is Stripe Tax answering in 20 s, selling from DE.
+@pytest.fixture(scope="module")
+def tax_server(tmp_path_factory: pytest.TempPathFactory, slow_provider: str) -> Iterator[Server]:
     url = f"sqlite:///{tmp_path_factory.mktemp('tax-sqlite') / 'cartwright.db'}"
     upgrade(url)
     env = {
         "CARTWRIGHT_TAX_PROVIDER": "stripe_tax",
         "CARTWRIGHT_TAX_STRIPE_API_KEY": "sk_test_unreachable",
-        "CARTWRIGHT_TAX_STRIPE_URL": f"http://127.0.0.1:{free_port()}",
+        "CARTWRIGHT_TAX_STRIPE_URL": slow_provider,
         "CARTWRIGHT_TAX_TIMEOUT_S": "0.5",
         "CARTWRIGHT_TAX_ORIGIN_COUNTRY": "DE",
     }
@@ -101,7 +127,11 @@ async def test_the_provider_down_checkout_works_and_the_order_is_tax_estimated(
     cart = await _cart(tax_admin, tax_admin, "FR")
     assert cart["tax"]["estimated"] is True
     assert cart["totals"]["tax"]["amount"] == 400 + 100  # FR 20 % from the tables
+    started = time.perf_counter()
     placed = await checkout(tax_admin, cart["id"])
+    # a provider answering in 20 s costs each quote at most the 0.5 s timeout (nothing
+    # once its breaker is open): the checkout prices the cart at most twice
+    assert time.perf_counter() - started < 2 * 0.5 + 2.0
     assert placed.status_code in (200, 201), placed.text
     assert placed.json()["tax"]["estimated"] is True
     metrics = (await tax_admin.get("/metrics")).text
