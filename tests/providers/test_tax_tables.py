@@ -157,3 +157,18 @@ def test_reverse_charge_for_a_b2b_cross_border_eu_sale() -> None:
     # outside the EU a tax id is not an exemption
     gb = TABLES.quote_now(TaxRequest("GBP", "GB", None, line, tax_id="GB123456789"))
     assert gb.total == 200 and gb.exempt_reason is None
+
+
+def test_rates_from_settings_add_and_replace_jurisdictions() -> None:
+    from cartwright.kit.settings import Settings
+    from cartwright.providers.tax import overrides_from
+
+    settings = Settings(tax_rates={"BR": 1700, "US-NY": 888, "DE": 0})
+    assert not [p for p in settings.configuration_problems() if "CARTWRIGHT_TAX_RATES" in p]
+    tables = RateTableTax(overrides_from(settings.tax_rates))
+    assert tables.quote_now(TaxRequest("BRL", "BR", None, [TaxLine(1000)])).line_taxes == [170]
+    assert tables.quote_now(TaxRequest("USD", "US", "NY", [TaxLine(1000)])).line_taxes == [89]
+    de = tables.quote_now(TaxRequest("EUR", "DE", None, [TaxLine(1000)]))
+    assert de.total == 0 and de.missing is None
+    bad = Settings(tax_rates={"Brazil": 1700, "FR": 20_000})
+    assert sum("CARTWRIGHT_TAX_RATES" in p for p in bad.configuration_problems()) == 2

@@ -25,6 +25,7 @@ from cartwright.providers.tax import (
     TaxRequest,
     eu_vat_country,
     normalize_tax_id,
+    overrides_from,
 )
 
 
@@ -39,7 +40,9 @@ def from_settings(
 ) -> tuple[Providers, httpx.AsyncClient | None]:
     """The providers the settings choose, and the HTTP client to close at stop (if any).
     `switch` is the kill switch of the external tax call (flag `tax.external`)."""
-    tables = RateTableTax(origin_country=settings.tax_origin_country)
+    tables = RateTableTax(
+        overrides_from(settings.tax_rates), origin_country=settings.tax_origin_country
+    )
     if settings.tax_provider == "builtin" or settings.tax_stripe_api_key is None:
         return builtin(tables), None
     client = httpx.AsyncClient(timeout=settings.tax_timeout_s)

@@ -295,6 +295,16 @@ def reverse_charge(request: TaxRequest, origin: str | None = None) -> bool:
     )
 
 
+def overrides_from(rates: dict[str, int]) -> dict[tuple[str, str | None], Jurisdiction]:
+    """Standard rates by "CC" or "CC-REGION" (CARTWRIGHT_TAX_RATES) as table entries; the
+    reduced class pays the standard rate, rounding is per line, shipping is taxed."""
+    out: dict[tuple[str, str | None], Jurisdiction] = {}
+    for key, rate in rates.items():
+        country, _, region = key.partition("-")
+        out[(country, region or None)] = Jurisdiction(country, region or None, rate)
+    return out
+
+
 class RateTableTax:
     """The built-in tables, with overrides on top (per jurisdiction)."""
 
