@@ -13,6 +13,9 @@ import structlog
 from cartwright.access.service import KeyAuthenticator
 from cartwright.cart.service import Pricing
 from cartwright.catalog.service import PriceBook
+from cartwright.channels import service as channels
+from cartwright.channels.pricing import PriceLists
+from cartwright.customers import groups as customer_groups
 from cartwright.customers.tokens import CustomerTokens
 from cartwright.events.brokers.job import RelayJob
 from cartwright.inventory.locations import StockLocations
@@ -129,6 +132,9 @@ class Platform:
                 "refusing to start: " + "; ".join(problems) + " (customer sign-in)."
             )
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        channels.configure(
+            ttl_s=settings.channel_cache_ttl_s, default_capture=settings.capture_method
+        )
         sandbox_db = Database(
             settings.database_url,
             pool_size=settings.db_pool_size,
@@ -174,7 +180,12 @@ class Platform:
                 cache_ttl_s=settings.key_cache_ttl_s,
                 last_used_every_s=settings.key_last_used_interval_s,
             ),
-            pricing=Pricing(PriceBook(settings.price_cache_ttl_s), providers),
+            pricing=Pricing(
+                PriceBook(settings.price_cache_ttl_s),
+                providers,
+                PriceLists(settings.channel_cache_ttl_s),
+                customer_group=customer_groups.group_of,
+            ),
             tax_client=tax_client,
             gateway=gateway,
             sandbox_db=sandbox_db,

@@ -71,6 +71,7 @@ class OrderOut(BaseModel):
     next_action: dict[str, Any] | None
     cart_id: str | None
     customer_id: str | None
+    channel: str
     dispute: OrderDispute | None
     tax: OrderTax
     created_at: datetime

@@ -59,6 +59,8 @@ class NewOrder:
     total: int
     # The signed-in customer whose cart this was (snapshots from before 0007 have none).
     customer_id: str | None = None
+    # The code of the channel of its cart (snapshots from before 0019: the default one).
+    channel: str = "default"
     # Tax (ADR 0025; snapshots from before 0023 have none).
     tax_id: str | None = None
     tax_exempt_reason: str | None = None
@@ -158,6 +160,7 @@ def present(order: Row, lines: Sequence[Row]) -> dict[str, Any]:
         "next_action": _json(order["next_action"]),
         "cart_id": order["cart_id"],
         "customer_id": order["customer_id"],
+        "channel": order["channel"],
         "dispute": _json(order["dispute"]),
         "tax": {
             "tax_id": order["tax_id"],
@@ -262,6 +265,7 @@ def plan_placement(
         orjson.dumps(next_action).decode() if next_action else None,
         now,
         order.customer_id,
+        order.channel,
         order.tax_id,
         order.tax_exempt_reason,
         order.tax_estimated,
@@ -305,6 +309,7 @@ _ORDER_FIELDS = (
     "next_action",
     "created_at",
     "customer_id",
+    "channel",
     "tax_id",
     "tax_exempt_reason",
     "tax_estimated",

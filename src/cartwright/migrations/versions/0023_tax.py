@@ -3,14 +3,14 @@ whether its tax was estimated from the built-in rates because the tax provider d
 answer (ADR 0025).
 
 Revision ID: 0023
-Revises: 0018
+Revises: 0019
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
