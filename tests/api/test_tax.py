@@ -15,6 +15,7 @@ import pytest
 
 from cartwright.migrations.runner import upgrade
 from tests.api.support import assert_problem
+from tests.channels.support import create_channel, publishable_key
 from tests.conftest import ADMIN_KEY, Server, start_server
 from tests.factories import ADDRESS, checkout, create_product, ready_cart, unique_sku
 
@@ -193,3 +194,23 @@ async def test_a_variant_is_taxed_at_its_class(
     # DE: 19 %, reduced 7 %, zero 0 %, the default standard
     by_sku = {line["sku"]: line["tax"]["amount"] for line in cart["lines"]}
     assert [by_sku[skus[c]] for c in ("standard", "reduced", "zero", None)] == [190, 70, 0, 190]
+
+
+async def test_a_tax_inclusive_channel_extracts_the_tax_and_keeps_the_total(
+    server: Server, admin: httpx.AsyncClient
+) -> None:
+    channel = await create_channel(admin, currencies=["EUR"], prices_include_tax=True)
+    key = await publishable_key(admin, channel["code"])
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=30) as shop:
+        sku = (await create_product(admin, price=1190, stock=5))["variants"][0]["sku"]
+        cart = await ready_cart(shop, [(sku, 1)])
+        # DE 19 % inside 11.90 is 1.90; inside the 5.00 shipping 0.80; the total is the gross
+        assert cart["tax"]["prices_include_tax"] is True
+        assert cart["lines"][0]["tax"]["amount"] == 190
+        assert cart["totals"]["tax"]["amount"] == 190 + 80
+        assert cart["totals"]["total"]["amount"] == 1190 + 500
+        placed = await checkout(shop, cart["id"])
+        assert placed.status_code in (200, 201), placed.text
+        assert placed.json()["totals"]["total"]["amount"] == 1190 + 500
+        assert placed.json()["totals"]["tax"]["amount"] == 270
