@@ -19,7 +19,7 @@ from cartwright.customers import groups as customer_groups
 from cartwright.customers.tokens import CustomerTokens
 from cartwright.events.brokers.job import RelayJob, holder_name
 from cartwright.events.consumers import ConsumerJob, Handler
-from cartwright.flags.known import known_flags
+from cartwright.flags.known import TAX_EXTERNAL, known_flags
 from cartwright.flags.service import Flags
 from cartwright.inventory.locations import StockLocations
 from cartwright.kit.crypto import SecretKeys, load_or_create_key_file
@@ -36,7 +36,7 @@ from cartwright.payments.connectors.sandbox.wire import AiohttpWire
 from cartwright.payments.connectors.stripe.client import StripeConnector
 from cartwright.payments.gateway import Gateway
 from cartwright.payments.routing import InvalidRoutes
-from cartwright.providers.service import builtin
+from cartwright.providers.service import from_settings
 from cartwright.sandbox_psp.inprocess import InProcessClient
 from cartwright.sandbox_psp.server import Sandbox
 from cartwright.sandbox_psp.settings import Faults, SandboxConfig
@@ -145,6 +145,9 @@ class Platform:
             )
         return self.consumer_jobs[name]
 
+    # The external tax provider's HTTP client (CARTWRIGHT_TAX_PROVIDER), closed at stop.
+    tax_client: httpx.AsyncClient | None = None
+
     # The warehouses checkout takes stock from, cached (CARTWRIGHT_WAREHOUSE_CACHE_TTL_S).
     stock_locations: StockLocations = field(default_factory=lambda: StockLocations(5.0))
 
@@ -210,6 +213,7 @@ class Platform:
             raise ConfigurationError(
                 f"invalid configuration: CARTWRIGHT_PAYMENT_ROUTES: {exc}."
             ) from None
+        providers, tax_client = from_settings(settings, switch=flags.switch(TAX_EXTERNAL))
         return cls(
             settings=settings,
             db=db,
@@ -221,10 +225,11 @@ class Platform:
             ),
             pricing=Pricing(
                 PriceBook(settings.price_cache_ttl_s),
-                builtin(),
+                providers,
                 PriceLists(settings.channel_cache_ttl_s),
                 customer_group=customer_groups.group_of,
             ),
+            tax_client=tax_client,
             gateway=gateway,
             sandbox_db=sandbox_db,
             sandbox=sandbox,
@@ -276,6 +281,8 @@ class Platform:
         if self.sandbox_failover_connector is not None:
             await self.sandbox_failover_connector.aclose()
         await self.flags.stop()
+        if self.tax_client is not None:
+            await self.tax_client.aclose()
         await self.keys.close()
         await self.customer_tokens.close()
         await self.sandbox_db.close()

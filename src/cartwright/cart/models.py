@@ -22,6 +22,8 @@ carts = sa.Table(
     sa.Index("ix_carts_customer_id", "customer_id"),
     # The code of the channel the cart was made in (channels.channels).
     sa.Column("channel", sa.String(64), nullable=False, server_default="default"),
+    # A business customer's tax id (normalized; an EU VAT number's format checked).
+    sa.Column("tax_id", sa.String(32), nullable=True),
 )
 
 cart_lines = sa.Table(

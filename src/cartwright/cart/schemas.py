@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from cartwright.catalog.schemas import Sku
 from cartwright.kit.fields import (
@@ -16,6 +16,7 @@ from cartwright.kit.fields import (
     optional_text,
     text,
 )
+from cartwright.providers.service import EU_VAT_PREFIXES, eu_vat_country, normalize_tax_id
 
 
 class CartStatus(StrEnum):
@@ -59,6 +60,18 @@ class CartUpdate(BaseModel):
     shipping_address: AddressIn | None = None
     billing_address: AddressIn | None = None
     shipping_method: Annotated[str, text(64)] | None = None
+    # A business customer's tax id; an EU VAT number is checked for its format.
+    tax_id: Annotated[str, text(32)] | None = None
+
+    @field_validator("tax_id")
+    @classmethod
+    def _tax_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        number = normalize_tax_id(value)
+        if number[:2] in EU_VAT_PREFIXES and eu_vat_country(number) is None:
+            raise ValueError("not a well-formed EU VAT number")
+        return number
 
 
 class AddressOut(BaseModel):
@@ -101,6 +114,13 @@ class CartTotals(BaseModel):
     total: MoneyOut | None
 
 
+class CartTax(BaseModel):
+    tax_id: str | None
+    exempt_reason: str | None  # reverse_charge
+    estimated: bool  # the tax provider did not answer: the built-in rates were used
+    prices_include_tax: bool
+
+
 class CartOut(BaseModel):
     id: str
     status: CartStatus
@@ -111,6 +131,7 @@ class CartOut(BaseModel):
     billing_address: AddressOut | None
     shipping_method: str | None
     totals: CartTotals
+    tax: CartTax
     order_id: str | None
     customer_id: str | None
     channel: str

@@ -27,7 +27,7 @@ from cartwright.kit import clock, ids, privacy
 from cartwright.kit.db import Conn, Row, Stmt
 from cartwright.kit.errors import AppError, NotFound, ValidationFailed
 from cartwright.kit.viewer import Viewer
-from cartwright.providers.service import Providers
+from cartwright.providers.service import Providers, TaxClass, TaxLine, TaxRequest, normalize_tax_id
 
 # One anonymous shopper's cart stays small: a cart holds at most this many lines.
 MAX_CART_LINES = 100
@@ -87,6 +87,11 @@ class Quote:
     customer_id: str | None = None  # the signed-in customer the cart belongs to
     channel: str = channels.DEFAULT_CHANNEL  # the code of the cart's channel
     customer_group: str | None = None  # the group of the cart's customer, if any
+    tax_id: str | None = None  # a business customer's tax id (e.g. an EU VAT number)
+    tax_missing: str | None = None  # why no tax rate applies: the cart is not ready
+    tax_exempt_reason: str | None = None  # e.g. reverse_charge
+    tax_estimated: bool = False  # the tax provider did not answer: the tables' rates
+    prices_include_tax: bool = False
 
     @property
     def total(self) -> int:
@@ -102,6 +107,8 @@ class Quote:
             reasons.append("the cart has no shipping address")
         if self.shipping_method is None:
             reasons.append("the cart has no shipping method")
+        if self.tax_missing is not None:
+            reasons.append(self.tax_missing)
         return reasons
 
 
@@ -114,8 +121,17 @@ def _country(address: dict[str, Any] | None) -> str | None:
 
 
 async def quote(
-    conn: Conn, pricing: Pricing, cart: Row, line_rows: Sequence[Row] | None = None
+    conn: Conn,
+    pricing: Pricing,
+    cart: Row,
+    line_rows: Sequence[Row] | None = None,
+    *,
+    prices_include_tax: bool | None = None,
+    line_discounts: Sequence[int] | None = None,
 ) -> Quote:
+    """The cart priced. `prices_include_tax` is the channel's unless given (the tax is
+    extracted from the prices, the total unchanged; line and shipping amounts shown net);
+    `line_discounts` (promotions) are taken off each line before tax."""
     if line_rows is None:
         line_rows = await repository.lines(conn, cart["id"])
     currency = cart["currency"]
@@ -144,7 +160,34 @@ async def quote(
     method_code = cart["shipping_method"]
     method = pricing.providers.shipping.find(method_code, country) if method_code else None
     shipping = method.price(currency) if method else 0
-    taxes = pricing.providers.tax.quote(country, amounts, shipping)
+    if prices_include_tax is None:
+        prices_include_tax = channel.prices_include_tax
+    discounts = list(line_discounts) if line_discounts is not None else [0] * len(priced)
+    taxes = await pricing.providers.tax.quote(
+        TaxRequest(
+            currency=currency,
+            country=country,
+            region=None if shipping_address is None else shipping_address.get("region"),
+            postal_code=None if shipping_address is None else shipping_address.get("postal_code"),
+            lines=[
+                TaxLine(
+                    amount,
+                    TaxClass(variant.tax_class) if variant else TaxClass.STANDARD,
+                    discount,
+                    row["sku"],
+                )
+                for (row, variant, _, _), amount, discount in zip(
+                    priced, amounts, discounts, strict=True
+                )
+            ],
+            shipping=shipping,
+            prices_include_tax=prices_include_tax,
+            tax_id=cart["tax_id"],
+        )
+    )
+    # Net of tax (and of the line discounts, which are the quote's discount).
+    amounts = [net + d for net, d in zip(taxes.line_nets, discounts, strict=True)]
+    shipping = taxes.shipping_net
     lines = [
         QuotedLine(
             line_id=row["id"],
@@ -170,12 +213,17 @@ async def quote(
         shipping_method=method.code if method else None,
         lines=lines,
         subtotal=sum(amounts),
-        discount=0,
+        discount=sum(discounts),
         shipping=shipping,
         tax=taxes.total,
         customer_id=customer_id,
         channel=channel.code,
         customer_group=group,
+        tax_id=cart["tax_id"],
+        tax_missing=taxes.missing,
+        tax_exempt_reason=None if taxes.exempt_reason is None else taxes.exempt_reason.value,
+        tax_estimated=taxes.estimated,
+        prices_include_tax=prices_include_tax,
     )
 
 
@@ -213,6 +261,12 @@ def present(cart: Row, q: Quote) -> dict[str, Any]:
             "shipping": money(q.shipping),
             "tax": money(q.tax),
             "total": money(q.total),
+        },
+        "tax": {
+            "tax_id": q.tax_id,
+            "exempt_reason": q.tax_exempt_reason,
+            "estimated": q.tax_estimated,
+            "prices_include_tax": q.prices_include_tax,
         },
         "order_id": cart["order_id"],
         "customer_id": cart["customer_id"],
@@ -358,6 +412,8 @@ async def update_cart(
         if name in sent:
             address = getattr(data, name)
             fields[name] = None if address is None else orjson.dumps(address.model_dump()).decode()
+    if "tax_id" in sent:
+        fields["tax_id"] = None if data.tax_id is None else normalize_tax_id(data.tax_id)
     if "shipping_method" in sent:
         if data.shipping_method is not None:
             cart = await repository.get_cart(conn, cart_id)

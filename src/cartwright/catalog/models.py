@@ -22,6 +22,8 @@ variants = sa.Table(
     sa.Column("title", sa.String(500), nullable=True),
     sa.Column("weight_grams", sa.Integer, nullable=True),
     sa.Column("position", sa.Integer, nullable=False),
+    # The product tax class: standard, reduced, zero, exempt (ADR 0025).
+    sa.Column("tax_class", sa.String(16), server_default="standard", nullable=False),
 )
 
 # Base prices per currency. The pricing module (price lists per channel, promotions)

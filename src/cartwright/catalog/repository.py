@@ -21,8 +21,8 @@ async def insert_product(
 
 async def insert_variants(conn: Conn, rows: Sequence[tuple[object, ...]]) -> None:
     await conn.executemany(
-        "INSERT INTO variants (id, product_id, sku, title, weight_grams, position)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO variants (id, product_id, sku, title, weight_grams, position, tax_class)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
         rows,
     )
 
@@ -64,7 +64,7 @@ async def list_products(
 
 async def variants_of(conn: Conn, product_ids: Sequence[str]) -> list[Row]:
     return await conn.fetch(
-        "SELECT v.id, v.product_id, v.sku, v.title, v.weight_grams, v.position,"
+        "SELECT v.id, v.product_id, v.sku, v.title, v.weight_grams, v.position, v.tax_class,"
         " p.currency, p.amount FROM variants v LEFT JOIN variant_prices p ON p.variant_id = v.id"
         f" WHERE v.product_id IN ({placeholders(1, len(product_ids))})"
         " ORDER BY v.product_id, v.position, p.currency",
@@ -75,7 +75,8 @@ async def variants_of(conn: Conn, product_ids: Sequence[str]) -> list[Row]:
 async def priced_variants(conn: Conn, skus: Sequence[str], currency: str) -> list[Row]:
     return await conn.fetch(
         "SELECT v.id, v.sku, v.title AS variant_title, pr.title AS product_title,"
-        " v.weight_grams, p.amount FROM variants v JOIN products pr ON pr.id = v.product_id"
+        " v.weight_grams, v.tax_class, p.amount"
+        " FROM variants v JOIN products pr ON pr.id = v.product_id"
         " LEFT JOIN variant_prices p ON p.variant_id = v.id AND p.currency = $1"
         f" WHERE v.sku IN ({placeholders(2, len(skus))})",
         currency,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
@@ -18,10 +18,15 @@ class MoneyIn(BaseModel):
     currency: CurrencyCode
 
 
+TaxClassName = Literal["standard", "reduced", "zero", "exempt"]
+
+
 class VariantIn(BaseModel):
     sku: Sku
     title: Title | None = None
     weight_grams: Annotated[Integer, Field(ge=0, le=10**9)] | None = None
+    # The product tax class its lines are taxed at (ADR 0025).
+    tax_class: TaxClassName = "standard"
     prices: Annotated[list[MoneyIn], Field(min_length=1, max_length=50)]
 
     @field_validator("prices")
@@ -50,6 +55,7 @@ class VariantOut(BaseModel):
     sku: str
     title: str | None
     weight_grams: int | None
+    tax_class: TaxClassName
     prices: list[MoneyOut]
 
 

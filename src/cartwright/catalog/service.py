@@ -23,6 +23,7 @@ class PricedVariant:
     title: str
     weight_grams: int | None
     unit_price: int | None  # None: the variant has no price in the asked currency
+    tax_class: str = "standard"  # standard, reduced, zero, exempt (providers/tax.py)
 
 
 async def create_product(conn: Conn, data: ProductIn) -> dict[str, Any]:
@@ -38,7 +39,15 @@ async def create_product(conn: Conn, data: ProductIn) -> dict[str, Any]:
     for position, variant in enumerate(data.variants):
         variant_id = ids.new_id("var")
         variant_rows.append(
-            (variant_id, product_id, variant.sku, variant.title, variant.weight_grams, position)
+            (
+                variant_id,
+                product_id,
+                variant.sku,
+                variant.title,
+                variant.weight_grams,
+                position,
+                variant.tax_class,
+            )
         )
         price_rows.extend((variant_id, p.currency, p.amount) for p in variant.prices)
     try:
@@ -67,6 +76,7 @@ def _present(product: Row, variant_rows: Sequence[Row]) -> dict[str, Any]:
                 "sku": row["sku"],
                 "title": row["title"],
                 "weight_grams": row["weight_grams"],
+                "tax_class": row["tax_class"],
                 "prices": [],
             }
         if row["currency"] is not None:
@@ -125,7 +135,7 @@ async def priced_variants(
         if row["variant_title"]:
             title = f"{title} – {row['variant_title']}"
         result[row["sku"]] = PricedVariant(
-            row["id"], row["sku"], title, row["weight_grams"], row["amount"]
+            row["id"], row["sku"], title, row["weight_grams"], row["amount"], row["tax_class"]
         )
     return result
 

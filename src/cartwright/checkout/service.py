@@ -114,6 +114,9 @@ def _new_order(order_id: str, number: int, q: Quote) -> NewOrder:
         total=q.total,
         customer_id=q.customer_id,
         channel=q.channel,
+        tax_id=q.tax_id,
+        tax_exempt_reason=q.tax_exempt_reason,
+        tax_estimated=q.tax_estimated,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
@@ -13,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cartwright.kit.netaddr import InvalidNetwork, parse_networks
 from cartwright.kit.ratelimit import InvalidRate, Rate, parse_rate
+
+_TAX_KEY = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 
 
 class Settings(BaseSettings):
@@ -157,6 +160,17 @@ class Settings(BaseSettings):
     # A token naming an unknown `kid` refetches the keys, at most once per this interval.
     customer_jwks_refetch_interval_s: float = 30.0
     customer_jwks_timeout_s: float = 3.0
+    # Tax (providers/tax.py, ADR 0025). `builtin`: the rate tables; `stripe_tax`: Stripe
+    # Tax's calculations, bounded by `tax_timeout_s`, falling back to the tables (the order
+    # is then `tax_estimated`). The origin country is the seller's (EU reverse charge).
+    tax_provider: Literal["builtin", "stripe_tax"] = "builtin"
+    tax_origin_country: str | None = None
+    tax_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    tax_stripe_api_key: SecretStr | None = None
+    tax_stripe_url: str = "https://api.stripe.com"
+    # Standard rates in basis points that replace or add to the built-in tables, by "CC" or
+    # "CC-REGION" (JSON: {"BR": 1700, "US-NY": 888}); 0 configures a jurisdiction as untaxed.
+    tax_rates: dict[str, int] = Field(default_factory=dict)
 
     def customer_token_problems(self) -> list[str]:
         """Why the customer-token settings cannot be served with (empty when they can)."""
@@ -245,6 +259,12 @@ class Settings(BaseSettings):
                 " between attempts), or"
                 " recovery could act on a payment whose request is still waiting for it"
             )
+        for key, rate in self.tax_rates.items():
+            if not _TAX_KEY.match(key) or not 0 <= rate <= 10_000:
+                problems.append(
+                    f"CARTWRIGHT_TAX_RATES: {key!r}: {rate} is not a country (CC or CC-REGION)"
+                    " with a rate in basis points from 0 to 10000"
+                )
         try:
             schedule = self.webhook_retry_schedule()
         except ValueError:

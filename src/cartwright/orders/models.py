@@ -41,6 +41,11 @@ orders = sa.Table(
     sa.Column("cancel_check_at", Timestamp, nullable=True),
     # The code of the channel the order was placed in (its cart's).
     sa.Column("channel", sa.String(64), nullable=False, server_default="default"),
+    # Tax (ADR 0025): the customer's tax id, why no tax was charged (reverse_charge), and
+    # whether the tax provider did not answer so the built-in rates were used.
+    sa.Column("tax_id", sa.String(32), nullable=True),
+    sa.Column("tax_exempt_reason", sa.String(32), nullable=True),
+    sa.Column("tax_estimated", sa.Boolean, server_default=sa.false(), nullable=False),
 )
 
 order_lines = sa.Table(

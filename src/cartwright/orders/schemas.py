@@ -47,6 +47,12 @@ class OrderDispute(BaseModel):
     reason: str | None
 
 
+class OrderTax(BaseModel):
+    tax_id: str | None
+    exempt_reason: str | None  # reverse_charge
+    estimated: bool  # the tax provider did not answer: the built-in rates were used
+
+
 class OrderOut(BaseModel):
     id: str
     number: int
@@ -67,6 +73,7 @@ class OrderOut(BaseModel):
     customer_id: str | None
     channel: str
     dispute: OrderDispute | None
+    tax: OrderTax
     created_at: datetime
     updated_at: datetime
 

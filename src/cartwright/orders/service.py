@@ -61,6 +61,10 @@ class NewOrder:
     customer_id: str | None = None
     # The code of the channel of its cart (snapshots from before 0019: the default one).
     channel: str = "default"
+    # Tax (ADR 0025; snapshots from before 0023 have none).
+    tax_id: str | None = None
+    tax_exempt_reason: str | None = None
+    tax_estimated: bool = False
 
     def to_json(self) -> str:
         return orjson.dumps(self).decode()
@@ -158,6 +162,11 @@ def present(order: Row, lines: Sequence[Row]) -> dict[str, Any]:
         "customer_id": order["customer_id"],
         "channel": order["channel"],
         "dispute": _json(order["dispute"]),
+        "tax": {
+            "tax_id": order["tax_id"],
+            "exempt_reason": order["tax_exempt_reason"],
+            "estimated": bool(order["tax_estimated"]),
+        },
         "created_at": clock.isoformat(order["created_at"]),
         "updated_at": clock.isoformat(order["updated_at"]),
     }
@@ -257,6 +266,9 @@ def plan_placement(
         now,
         order.customer_id,
         order.channel,
+        order.tax_id,
+        order.tax_exempt_reason,
+        order.tax_estimated,
     )
     row: dict[str, Any] = dict(zip(_ORDER_FIELDS, values, strict=True))
     # `present` takes the documents as they are, not as the JSON text written for them.
@@ -298,6 +310,9 @@ _ORDER_FIELDS = (
     "created_at",
     "customer_id",
     "channel",
+    "tax_id",
+    "tax_exempt_reason",
+    "tax_estimated",
 )
 
 
