@@ -24,6 +24,7 @@ from cartwright.kit import clock, ids, privacy
 from cartwright.kit.db import Conn, Row, Stmt
 from cartwright.kit.errors import AppError, NotFound, ValidationFailed
 from cartwright.kit.viewer import Viewer
+from cartwright.providers import service as providers
 from cartwright.providers.service import Providers
 
 # One anonymous shopper's cart stays small: a cart holds at most this many lines.
@@ -68,6 +69,11 @@ class Quote:
     shipping: int
     tax: int
     customer_id: str | None = None  # the signed-in customer the cart belongs to
+    # The chosen method is no longer offered for the cart (its address or contents changed).
+    shipping_method_unavailable: bool = False
+    # The carrier could not be asked: the shipping price is the zone's configured rate.
+    shipping_fallback: bool = False
+    shipping_weight_grams: int = 0
 
     @property
     def total(self) -> int:
@@ -83,6 +89,8 @@ class Quote:
             reasons.append("the cart has no shipping address")
         if self.shipping_method is None:
             reasons.append("the cart has no shipping method")
+        elif self.shipping_method_unavailable:
+            reasons.append("the cart's shipping method is not offered for its address")
         return reasons
 
 
@@ -92,6 +100,14 @@ def _json(value: Any) -> Any:
 
 def _country(address: dict[str, Any] | None) -> str | None:
     return None if address is None else address.get("country")
+
+
+def _destination(address: dict[str, Any] | None) -> providers.Destination:
+    if address is None:
+        return providers.Destination(None)
+    return providers.Destination(
+        address.get("country"), address.get("region"), address.get("postal_code")
+    )
 
 
 async def quote(
@@ -110,8 +126,14 @@ async def quote(
         priced.append((row, variant, unit_price))
     amounts = [(p or 0) * r["quantity"] for r, _, p in priced]
     method_code = cart["shipping_method"]
-    method = pricing.providers.shipping.find(method_code, country) if method_code else None
-    shipping = method.price(currency) if method else 0
+    method = None
+    weight = sum((v.weight_grams or 0) * r["quantity"] for r, v, _ in priced if v)
+    if method_code:
+        shipment = providers.Shipment(
+            _destination(shipping_address), currency, weight_grams=weight, value=sum(amounts)
+        )
+        method = await providers.find(pricing.providers.shipping, method_code, shipment)
+    shipping = method.price if method else 0
     taxes = pricing.providers.tax.quote(country, amounts, shipping)
     lines = [
         QuotedLine(
@@ -134,13 +156,16 @@ async def quote(
         email=cart["email"],
         shipping_address=shipping_address,
         billing_address=_json(cart["billing_address"]),
-        shipping_method=method.code if method else None,
+        shipping_method=method_code,
         lines=lines,
         subtotal=sum(amounts),
         discount=0,
         shipping=shipping,
         tax=taxes.total,
         customer_id=cart["customer_id"],
+        shipping_method_unavailable=method_code is not None and method is None,
+        shipping_fallback=method is not None and method.estimated,
+        shipping_weight_grams=weight,
     )
 
 
@@ -307,21 +332,17 @@ async def update_cart(
         if name in sent:
             address = getattr(data, name)
             fields[name] = None if address is None else orjson.dumps(address.model_dump()).decode()
-    if "shipping_method" in sent:
-        if data.shipping_method is not None:
-            cart = await repository.get_cart(conn, cart_id)
-            if cart is not None:
-                require_visible(viewer, cart_id, cart["customer_id"])
-            address = data.shipping_address if "shipping_address" in sent else None
-            country = (
-                address.country
-                if address
-                else _country(_json(cart["shipping_address"]) if cart else None)
-            )
-            if pricing.providers.shipping.find(data.shipping_method, country) is None:
+    if "shipping_method" in sent and data.shipping_method is not None:
+        cart = await repository.get_cart(conn, cart_id)
+        if cart is not None:
+            require_visible(viewer, cart_id, cart["customer_id"])
+            # The cart as it would be: the method must be offered for its address and lines.
+            candidate = {**cart, **fields, "shipping_method": data.shipping_method}
+            if (await quote(conn, pricing, candidate)).shipping_method_unavailable:
                 raise ValidationFailed.field(
                     "shipping_method", f"{data.shipping_method!r} is not offered for this cart"
                 )
+    if "shipping_method" in sent:
         fields["shipping_method"] = data.shipping_method
     if not fields:
         cart = await _open_cart(conn, viewer, cart_id)
@@ -341,16 +362,22 @@ async def shipping_methods(
     if cart is None:
         raise NotFound(f"No cart {cart_id}.")
     require_visible(viewer, cart_id, cart["customer_id"])
-    country = _country(_json(cart["shipping_address"]))
-    currency = cart["currency"]
+    q = await quote(conn, pricing, {**cart, "shipping_method": None})
+    shipment = providers.Shipment(
+        _destination(q.shipping_address),
+        q.currency,
+        weight_grams=q.shipping_weight_grams,
+        value=q.subtotal,
+    )
+    currency = q.currency
     return {
         "data": [
             {
                 "code": m.code,
                 "title": m.title,
-                "price": {"amount": m.price(currency), "currency": currency},
+                "price": {"amount": m.price, "currency": currency},
             }
-            for m in pricing.providers.shipping.methods(country)
+            for m in providers.offered(await pricing.providers.shipping.methods(shipment))
         ]
     }
 
