@@ -28,7 +28,7 @@ from cartwright.payments.connectors.sandbox.wire import AiohttpWire
 from cartwright.payments.connectors.stripe.client import StripeConnector
 from cartwright.payments.gateway import Gateway
 from cartwright.payments.routing import InvalidRoutes
-from cartwright.providers.service import builtin
+from cartwright.providers.service import builtin, shippo
 from cartwright.sandbox_psp.inprocess import InProcessClient
 from cartwright.sandbox_psp.server import Sandbox
 from cartwright.sandbox_psp.settings import Faults, SandboxConfig
@@ -91,6 +91,8 @@ class Platform:
     sandbox_webhook_client: httpx.AsyncClient | None = None
     # The second sandbox server, `sandbox_failover` (CARTWRIGHT_SANDBOX_FAILOVER_URL).
     sandbox_failover_connector: SandboxConnector | None = None
+    # The carrier rate API's client (CARTWRIGHT_SHIPPING_CARRIER), closed at stop.
+    carrier_client: httpx.AsyncClient | None = None
     # Posts outgoing webhooks (worker job `webhook_sender`), made on first use.
     webhook_sender: WebhookSender | None = None
 
@@ -161,6 +163,7 @@ class Platform:
             raise ConfigurationError(
                 f"invalid configuration: CARTWRIGHT_PAYMENT_ROUTES: {exc}."
             ) from None
+        carrier_client = httpx.AsyncClient() if settings.shipping_carrier == "shippo" else None
         return cls(
             settings=settings,
             db=db,
@@ -170,7 +173,11 @@ class Platform:
                 cache_ttl_s=settings.key_cache_ttl_s,
                 last_used_every_s=settings.key_last_used_interval_s,
             ),
-            pricing=Pricing(PriceBook(settings.price_cache_ttl_s), builtin()),
+            pricing=Pricing(
+                PriceBook(settings.price_cache_ttl_s),
+                builtin() if carrier_client is None else shippo(settings, carrier_client),
+            ),
+            carrier_client=carrier_client,
             gateway=gateway,
             sandbox_db=sandbox_db,
             sandbox=sandbox,
@@ -219,6 +226,8 @@ class Platform:
             await self.sandbox_connector.aclose()
         if self.sandbox_failover_connector is not None:
             await self.sandbox_failover_connector.aclose()
+        if self.carrier_client is not None:
+            await self.carrier_client.aclose()
         await self.keys.close()
         await self.customer_tokens.close()
         await self.sandbox_db.close()

@@ -4,6 +4,7 @@ rates are taken and marked, the fallback is counted, the breaker opens and close
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +15,8 @@ from prometheus_client import REGISTRY
 
 from cartwright.kit.breaker import BreakerPolicy, BreakerState
 from cartwright.kit.external import CallPolicy, ExternalCall, ProviderError
+from cartwright.kit.settings import Settings
+from cartwright.providers import service as providers
 from cartwright.providers.carrier import FALLBACK, LiveRates, ShippoRates, to_minor
 from cartwright.providers.shipping import (
     Destination,
@@ -248,3 +251,45 @@ def test_carrier_amounts_are_exact_minor_units(amount: str, currency: str, minor
 def test_carrier_amounts_that_are_not_minor_units_are_refused(amount: str, currency: str) -> None:
     with pytest.raises(ProviderError):
         to_minor(amount, currency)
+
+
+async def test_the_composition_root_prices_the_configured_methods_by_shippo(
+    carrier: FakeCarrier, client: httpx.AsyncClient
+) -> None:
+    settings = Settings(
+        shipping_carrier="shippo",
+        shippo_api_token=TOKEN,
+        shippo_base_url=carrier.url,
+        shipping_origin=json.dumps(ORIGIN),
+        shipping_carrier_services=json.dumps(
+            {"express": "usps_priority_mail_express_international"}
+        ),
+    )
+    assert settings.shipping_problems() == []
+    carrier.behaviour = "replay"
+    rates = providers.shippo(settings, client).shipping
+    prices = _prices(await rates.methods(SHIPMENT))
+    assert prices == {"standard": (500, Source.TABLE), "express": (4175, Source.CARRIER)}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"shippo_api_token": None}, "CARTWRIGHT_SHIPPO_API_TOKEN"),
+        ({"shipping_origin": ""}, "CARTWRIGHT_SHIPPING_ORIGIN"),
+        ({"shipping_origin": "[1]"}, "CARTWRIGHT_SHIPPING_ORIGIN"),
+        ({"shipping_carrier_services": "{not json"}, "CARTWRIGHT_SHIPPING_CARRIER_SERVICES"),
+    ],
+)
+def test_a_carrier_without_its_settings_refuses_to_start(
+    overrides: dict[str, object], problem: str
+) -> None:
+    values: dict[str, object] = {
+        "shipping_carrier": "shippo",
+        "shippo_api_token": TOKEN,
+        "shipping_origin": json.dumps(ORIGIN),
+        "shipping_carrier_services": '{"standard": "usps_priority_mail_international"}',
+        **overrides,
+    }
+    problems = Settings(**values).configuration_problems()  # type: ignore[arg-type]
+    assert any(problem in p for p in problems), problems
