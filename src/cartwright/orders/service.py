@@ -59,6 +59,8 @@ class NewOrder:
     total: int
     # The signed-in customer whose cart this was (snapshots from before 0007 have none).
     customer_id: str | None = None
+    # The shipping price is the flat rate the carrier's outage fell back to (ADR 0026).
+    shipping_fallback: bool = False
 
     def to_json(self) -> str:
         return orjson.dumps(self).decode()
@@ -253,6 +255,7 @@ def plan_placement(
         orjson.dumps(next_action).decode() if next_action else None,
         now,
         order.customer_id,
+        order.shipping_fallback,
     )
     row: dict[str, Any] = dict(zip(_ORDER_FIELDS, values, strict=True))
     # `present` takes the documents as they are, not as the JSON text written for them.
@@ -293,6 +296,7 @@ _ORDER_FIELDS = (
     "next_action",
     "created_at",
     "customer_id",
+    "shipping_fallback",
 )
 
 
