@@ -23,6 +23,7 @@ from cartwright.access.api import router as access_router
 from cartwright.audit.api import router as audit_router
 from cartwright.cart.api import router as cart_router
 from cartwright.catalog.api import router as catalog_router
+from cartwright.channels.api import router as channels_router
 from cartwright.checkout.api import router as checkout_router
 from cartwright.customers.api import router as customers_router
 from cartwright.events.api import router as events_router
@@ -219,6 +220,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         audit_router,
         ledger_router,
         reconciliation_router,
+        channels_router,
         ops_router,
     ):
         app.include_router(router)

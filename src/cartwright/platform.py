@@ -13,6 +13,9 @@ import structlog
 from cartwright.access.service import KeyAuthenticator
 from cartwright.cart.service import Pricing
 from cartwright.catalog.service import PriceBook
+from cartwright.channels import service as channels
+from cartwright.channels.pricing import PriceLists
+from cartwright.customers import groups as customer_groups
 from cartwright.customers.tokens import CustomerTokens
 from cartwright.events.brokers.job import RelayJob
 from cartwright.inventory.locations import StockLocations
@@ -128,6 +131,9 @@ class Platform:
                 "refusing to start: " + "; ".join(problems) + " (customer sign-in)."
             )
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        channels.configure(
+            ttl_s=settings.channel_cache_ttl_s, default_capture=settings.capture_method
+        )
         sandbox_db = Database(
             settings.database_url,
             pool_size=settings.db_pool_size,
@@ -176,6 +182,8 @@ class Platform:
             pricing=Pricing(
                 PriceBook(settings.price_cache_ttl_s),
                 builtin() if carrier_client is None else shippo(settings, carrier_client),
+                PriceLists(settings.channel_cache_ttl_s),
+                customer_group=customer_groups.group_of,
             ),
             carrier_client=carrier_client,
             gateway=gateway,

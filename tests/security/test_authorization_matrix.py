@@ -90,6 +90,11 @@ RULES: dict[str, Rule] = {
     "get_customer": Rule("secret", "customers:read"),
     "export_customer": Rule("secret", "customers:read"),
     "erase_customer": Rule("secret", "customers:write"),
+    "update_customer": Rule("secret", "customers:write"),
+    "list_channels": Rule("secret", "channels:read"),
+    "get_channel": Rule("secret", "channels:read"),
+    "create_channel": Rule("secret", "channels:write"),
+    "update_channel": Rule("secret", "channels:write"),
     "create_key": Rule("secret", "api_keys:write"),
     "list_keys": Rule("secret", "api_keys:write"),
     "get_key": Rule("secret", "api_keys:write"),
@@ -430,6 +435,9 @@ def valid_body(op_id: str, t: Targets) -> Any:
             "events": ["webhook_endpoint.disabled"],
         },
         "update_endpoint": {"description": "matrix"},
+        "update_customer": {"group": None},
+        "create_channel": {"code": f"matrix-{uuid.uuid4().hex[:12]}", "name": "Matrix"},
+        "update_channel": {"name": "Default"},
         "rotate_secret": None,
         "replay_range": {"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"},
     }
@@ -461,6 +469,7 @@ def url(op_id: str, t: Targets) -> str:
             t.webhook_endpoint_delete if op_id == "delete_endpoint" else t.webhook_endpoint
         ),
         "delivery_id": t.webhook_delivery,
+        "channel_id": "chn_default",
     }
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)

@@ -39,6 +39,7 @@ async def create_key(
             scopes=data.scopes,
             holder=holder,
             expires_at=data.expires_at,
+            channel=data.channel,
         )
 
     return await run_idempotent(request, work, sealed=True)

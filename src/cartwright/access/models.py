@@ -20,4 +20,6 @@ api_keys = sa.Table(
     sa.Column("last_used_at", Timestamp, nullable=True),
     # The key this one replaced (`POST /v1/api-keys/{id}/roll`).
     sa.Column("rolled_from", sa.String(64), nullable=True),
+    # The channel a publishable key sells in (a secret key names one per request).
+    sa.Column("channel", sa.String(64), nullable=False, server_default="default"),
 )

@@ -8,7 +8,7 @@ from cartwright.kit.db import Conn, Row
 
 _SHOWN = (
     "id, type, name, scopes, key_prefix, created_at, revoked_at, expires_at, last_used_at,"
-    " rolled_from"
+    " rolled_from, channel"
 )
 
 
@@ -24,10 +24,11 @@ async def insert_key(
     now: datetime,
     expires_at: datetime | None,
     rolled_from: str | None,
+    channel: str,
 ) -> None:
     await conn.execute(
         "INSERT INTO api_keys (id, type, name, scopes, key_hash, key_prefix, created_at,"
-        " expires_at, rolled_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        " expires_at, rolled_from, channel) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         key_id,
         type_,
         name,
@@ -37,6 +38,7 @@ async def insert_key(
         now,
         expires_at,
         rolled_from,
+        channel,
     )
 
 
@@ -44,7 +46,7 @@ async def find_active_by_hash(conn: Conn, key_hash: str) -> Row | None:
     """The key with this hash unless revoked (its expiry is checked by the caller, which
     caches the row)."""
     return await conn.fetchrow(
-        "SELECT id, type, name, scopes, expires_at FROM api_keys"
+        "SELECT id, type, name, scopes, expires_at, channel FROM api_keys"
         " WHERE key_hash = $1 AND revoked_at IS NULL",
         key_hash,
     )

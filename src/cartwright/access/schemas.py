@@ -17,6 +17,9 @@ class ApiKeyIn(BaseModel):
     scopes: Annotated[list[Scope], Field(max_length=50)] | None = None
     # After this instant the key no longer authenticates (401); must be in the future.
     expires_at: AwareDatetime | None = None
+    # The code of the channel a publishable key sells in (a secret key names one per
+    # request with `Cartwright-Channel`; for it this is only the default).
+    channel: Annotated[str, text(64)] = "default"
 
 
 class RollIn(BaseModel):
@@ -39,6 +42,7 @@ class ApiKeyOut(BaseModel):
     last_used_at: datetime | None
     revoked_at: datetime | None
     rolled_from: str | None
+    channel: str
 
 
 class NewApiKeyOut(BaseModel):
@@ -53,6 +57,7 @@ class NewApiKeyOut(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     rolled_from: str | None
+    channel: str
 
 
 class ApiKeyPage(ListPage):

@@ -21,6 +21,10 @@ class Scope(StrEnum):
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_WRITE = "webhooks:write"
     LEDGER_READ = "ledger:read"
+    CHANNELS_READ = "channels:read"
+    CHANNELS_WRITE = "channels:write"
+    PRICING_READ = "pricing:read"
+    PRICING_WRITE = "pricing:write"
     # Storefront scopes: what a publishable key can do.
     CATALOG_READ = "catalog:read"
     CARTS_WRITE = "carts:write"

@@ -23,6 +23,8 @@ import structlog
 from cartwright.access import repository
 from cartwright.access.scopes import ALL_SCOPES, DEFAULT_SECRET_SCOPES, STOREFRONT_SCOPES, Scope
 from cartwright.audit import service as audit
+from cartwright.channels.service import DEFAULT_CHANNEL
+from cartwright.channels.service import find as find_channel
 from cartwright.kit import clock, ids
 from cartwright.kit.context import ActorKind
 from cartwright.kit.db import Conn, Database, Row
@@ -51,6 +53,9 @@ class Principal:
     key_id: str
     type: KeyType
     scopes: frozenset[Scope]
+    # The channel the key sells in: a publishable key's own; a secret key's default, which
+    # a request may replace with `Cartwright-Channel`.
+    channel: str = DEFAULT_CHANNEL
 
     @property
     def is_publishable(self) -> bool:
@@ -186,7 +191,7 @@ class KeyAuthenticator:
 def _principal(row: Row) -> Principal:
     key_type = KeyType(row["type"])
     scopes = _load_scopes(row["scopes"])
-    return Principal(row["id"], key_type, scopes)
+    return Principal(row["id"], key_type, scopes, row["channel"] or DEFAULT_CHANNEL)
 
 
 def _load_scopes(raw: Any) -> frozenset[Scope]:
@@ -231,6 +236,7 @@ async def _insert(
     scopes: list[str],
     expires_at: datetime | None,
     rolled_from: str | None,
+    channel: str,
 ) -> dict[str, Any]:
     prefix = "pk" if key_type is KeyType.PUBLISHABLE else "sk"
     plaintext = ids.new_secret_id(prefix, 32)
@@ -247,6 +253,7 @@ async def _insert(
         now=now,
         expires_at=expires_at,
         rolled_from=rolled_from,
+        channel=channel,
     )
     return {
         "id": key_id,
@@ -258,12 +265,13 @@ async def _insert(
         "created_at": clock.isoformat(now),
         "expires_at": clock.isoformat(expires_at) if expires_at else None,
         "rolled_from": rolled_from,
+        "channel": channel,
     }
 
 
 def _audited_fields(key: dict[str, Any]) -> dict[str, Any]:
     """What the audit log keeps of a key: never the key itself or its hash."""
-    return {f: key[f] for f in ("type", "name", "scopes", "key_prefix", "expires_at")}
+    return {f: key[f] for f in ("type", "name", "scopes", "key_prefix", "expires_at", "channel")}
 
 
 async def create_key(
@@ -274,6 +282,7 @@ async def create_key(
     scopes: Sequence[str] | None,
     holder: Principal,
     expires_at: datetime | None = None,
+    channel: str = DEFAULT_CHANNEL,
 ) -> dict[str, Any]:
     """Create a key on behalf of `holder`; the returned `key` is the only time the secret is
     shown. A secret key gets no scope its holder lacks (403 `forbidden`, nothing created);
@@ -281,8 +290,16 @@ async def create_key(
     granted = _granted_scopes(key_type, scopes, holder)
     if expires_at is not None and expires_at <= clock.utcnow():
         raise ValidationFailed.field("expires_at", "must be in the future")
+    if await find_channel(conn, channel) is None:
+        raise ValidationFailed.field("channel", f"no channel has the code {channel!r}")
     created = await _insert(
-        conn, key_type=key_type, name=name, scopes=granted, expires_at=expires_at, rolled_from=None
+        conn,
+        key_type=key_type,
+        name=name,
+        scopes=granted,
+        expires_at=expires_at,
+        rolled_from=None,
+        channel=channel,
     )
     await audit.record(conn, "api_key.created", "api_key", created["id"], _audited_fields(created))
     return created
@@ -318,6 +335,7 @@ async def roll_key(
         scopes=scopes,
         expires_at=now + timedelta(seconds=expires_in_s) if expires_in_s is not None else None,
         rolled_from=key_id,
+        channel=row["channel"] or DEFAULT_CHANNEL,
     )
     await audit.record(
         conn,
@@ -347,6 +365,7 @@ def _present(row: Row) -> dict[str, Any]:
         "last_used_at": when("last_used_at"),
         "revoked_at": when("revoked_at"),
         "rolled_from": row["rolled_from"],
+        "channel": row["channel"],
     }
 
 

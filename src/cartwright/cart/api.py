@@ -73,6 +73,7 @@ async def create_cart(
             data,
             customer_id=who.customer_id,
             customer_email=who.customer.email if who.customer else None,
+            channel=who.channel,
         )
 
     return await run_idempotent(request, work)

@@ -20,6 +20,8 @@ carts = sa.Table(
     # The signed-in customer the cart belongs to (None: a guest's cart).
     sa.Column("customer_id", sa.String(64), nullable=True),
     sa.Index("ix_carts_customer_id", "customer_id"),
+    # The code of the channel the cart was made in (channels.channels).
+    sa.Column("channel", sa.String(64), nullable=False, server_default="default"),
 )
 
 cart_lines = sa.Table(

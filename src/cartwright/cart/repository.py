@@ -7,7 +7,7 @@ from cartwright.kit.db import Conn, Dialect, Row, Stmt, placeholders, stmt
 
 CART_COLUMNS = (
     "id, currency, email, status, shipping_address, billing_address, shipping_method,"
-    " order_id, created_at, updated_at, customer_id"
+    " order_id, created_at, updated_at, customer_id, channel"
 )
 
 
@@ -18,15 +18,17 @@ async def insert_cart(
     email: str | None,
     now: datetime,
     customer_id: str | None = None,
+    channel: str = "default",
 ) -> Row:
     row = await conn.fetchrow(
-        "INSERT INTO carts (id, currency, email, status, created_at, updated_at, customer_id)"
-        f" VALUES ($1, $2, $3, 'open', $4, $4, $5) RETURNING {CART_COLUMNS}",
+        "INSERT INTO carts (id, currency, email, status, created_at, updated_at, customer_id,"
+        f" channel) VALUES ($1, $2, $3, 'open', $4, $4, $5, $6) RETURNING {CART_COLUMNS}",
         cart_id,
         currency,
         email,
         now,
         customer_id,
+        channel,
     )
     assert row is not None
     return row
@@ -142,7 +144,7 @@ async def get_with_lines(conn: Conn, cart_id: str) -> tuple[Row, list[Row]] | No
     """The cart and its lines, read together (one statement, one snapshot)."""
     rows = await conn.fetch(
         "SELECT c.id, c.currency, c.email, c.status, c.shipping_address, c.billing_address,"
-        " c.shipping_method, c.order_id, c.created_at, c.updated_at, c.customer_id,"
+        " c.shipping_method, c.order_id, c.created_at, c.updated_at, c.customer_id, c.channel,"
         " l.id AS line_id,"
         " l.sku AS line_sku, l.quantity AS line_quantity"
         " FROM carts c LEFT JOIN cart_lines l ON l.cart_id = c.id WHERE c.id = $1"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -71,6 +71,16 @@ class AddressOut(BaseModel):
     region: str | None = None
 
 
+class PriceSourceOut(BaseModel):
+    """Which price a line pays and why: a price list's (with its tier) or the base price."""
+
+    kind: Literal["base", "price_list"]
+    price_list_id: str | None = None
+    name: str | None = None
+    min_quantity: int | None = None
+    reason: str
+
+
 class CartLineOut(BaseModel):
     id: str
     sku: str
@@ -78,6 +88,7 @@ class CartLineOut(BaseModel):
     title: str
     quantity: int
     unit_price: MoneyOut | None
+    price_source: PriceSourceOut
     total: MoneyOut | None
     tax: MoneyOut | None
 
@@ -102,6 +113,7 @@ class CartOut(BaseModel):
     totals: CartTotals
     order_id: str | None
     customer_id: str | None
+    channel: str
     created_at: datetime
     updated_at: datetime
 

@@ -8,8 +8,8 @@ checkout of the same cart.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,9 @@ from cartwright.cart.errors import CartClosed, CartLineLimit, CartNotReady
 from cartwright.cart.schemas import MAX_LINE_QUANTITY, CartIn, CartUpdate, LineIn
 from cartwright.cart.schemas import CartStatus as CartStatus  # re-exported: the saga reads it
 from cartwright.catalog import service as catalog
+from cartwright.channels import pricing as price_lists
+from cartwright.channels import service as channels
+from cartwright.channels.pricing import PriceLists, PriceSource
 from cartwright.kit import clock, ids, privacy
 from cartwright.kit.db import Conn, Row, Stmt
 from cartwright.kit.errors import AppError, NotFound, ValidationFailed
@@ -33,12 +36,24 @@ MAX_CART_LINES = 100
 PURGE_BATCH = 500
 
 
+# The customer group of a customer (the composition root passes customers' own lookup:
+# customers import the cart module, so the cart cannot import them).
+GroupLookup = Callable[[Conn, str], Awaitable[str | None]]
+
+
+async def _no_groups(conn: Conn, customer_id: str) -> str | None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Pricing:
-    """What a cart is priced with: the catalog's prices and the tax and shipping providers."""
+    """What a cart is priced with: the catalog's base prices, the price lists, the
+    customers' groups, and the tax and shipping providers."""
 
     prices: catalog.PriceBook
     providers: Providers
+    price_lists: PriceLists = field(default_factory=PriceLists)
+    customer_group: GroupLookup = _no_groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +66,8 @@ class QuotedLine:
     unit_price: int | None
     subtotal: int
     tax: int
+    # Which price applied and why (a price list's, or the variant's base price).
+    price_source: PriceSource = price_lists.BASE
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +91,10 @@ class Quote:
     # The carrier could not be asked: the shipping price is the zone's configured rate.
     shipping_fallback: bool = False
     shipping_weight_grams: int = 0
+    # The methods the cart's channel allows (empty: all).
+    allowed_shipping: tuple[str, ...] = ()
+    channel: str = channels.DEFAULT_CHANNEL  # the code of the cart's channel
+    customer_group: str | None = None  # the group of the cart's customer, if any
 
     @property
     def total(self) -> int:
@@ -116,23 +137,38 @@ async def quote(
     if line_rows is None:
         line_rows = await repository.lines(conn, cart["id"])
     currency = cart["currency"]
-    variants = await pricing.prices.priced_variants(conn, [r["sku"] for r in line_rows], currency)
+    skus = [r["sku"] for r in line_rows]
+    variants = await pricing.prices.priced_variants(conn, skus, currency)
+    channel = await channels.lookup(conn, cart["channel"])
+    customer_id = cart["customer_id"]
+    group = None if customer_id is None else await pricing.customer_group(conn, customer_id)
+    lists = await pricing.price_lists.lists(conn)  # cached: no query in most quotes
+    list_prices = await pricing.price_lists.prices(conn, skus, currency) if lists else {}
+    context = price_lists.Context(channel.code, group, clock.utcnow(), channel.price_list_id)
     shipping_address = _json(cart["shipping_address"])
     country = _country(shipping_address)
     priced = []
     for row in line_rows:
         variant = variants.get(row["sku"])
         unit_price = variant.unit_price if variant else None
-        priced.append((row, variant, unit_price))
-    amounts = [(p or 0) * r["quantity"] for r, _, p in priced]
+        source = price_lists.BASE
+        found = list_prices.get(row["sku"])
+        if variant is not None and found:
+            unit_price, source = price_lists.resolve(
+                unit_price, row["quantity"], lists, found, context
+            )
+        priced.append((row, variant, unit_price, source))
+    amounts = [(p or 0) * r["quantity"] for r, _, p, _ in priced]
     method_code = cart["shipping_method"]
     method = None
-    weight = sum((v.weight_grams or 0) * r["quantity"] for r, v, _ in priced if v)
+    weight = sum((v.weight_grams or 0) * r["quantity"] for r, v, _, _ in priced if v)
     if method_code:
         shipment = providers.Shipment(
             _destination(shipping_address), currency, weight_grams=weight, value=sum(amounts)
         )
-        method = await providers.find(pricing.providers.shipping, method_code, shipment)
+        method = await providers.find(
+            pricing.providers.shipping, method_code, shipment, channel.shipping_methods
+        )
     shipping = method.price if method else 0
     taxes = pricing.providers.tax.quote(country, amounts, shipping)
     lines = [
@@ -145,8 +181,9 @@ async def quote(
             unit_price=unit_price,
             subtotal=amount,
             tax=tax,
+            price_source=source,
         )
-        for (row, variant, unit_price), amount, tax in zip(
+        for (row, variant, unit_price, source), amount, tax in zip(
             priced, amounts, taxes.line_taxes, strict=True
         )
     ]
@@ -162,10 +199,13 @@ async def quote(
         discount=0,
         shipping=shipping,
         tax=taxes.total,
-        customer_id=cart["customer_id"],
         shipping_method_unavailable=method_code is not None and method is None,
         shipping_fallback=method is not None and method.estimated,
         shipping_weight_grams=weight,
+        allowed_shipping=channel.shipping_methods,
+        customer_id=customer_id,
+        channel=channel.code,
+        customer_group=group,
     )
 
 
@@ -188,6 +228,7 @@ def present(cart: Row, q: Quote) -> dict[str, Any]:
                 "title": line.title,
                 "quantity": line.quantity,
                 "unit_price": money(line.unit_price),
+                "price_source": line.price_source.present(),
                 "total": money(line.subtotal),
                 "tax": money(line.tax),
             }
@@ -205,6 +246,7 @@ def present(cart: Row, q: Quote) -> dict[str, Any]:
         },
         "order_id": cart["order_id"],
         "customer_id": cart["customer_id"],
+        "channel": q.channel,
         "created_at": clock.isoformat(cart["created_at"]),
         "updated_at": clock.isoformat(cart["updated_at"]),
     }
@@ -255,12 +297,26 @@ async def create_cart(
     *,
     customer_id: str | None = None,
     customer_email: str | None = None,
+    channel: str = channels.DEFAULT_CHANNEL,
 ) -> dict[str, Any]:
-    """A new open cart; with a customer, it is theirs (and has their email unless another
-    was given)."""
+    """A new open cart in `channel`; with a customer, it is theirs (and has their email
+    unless another was given). A currency the channel does not sell is 422."""
+    found = await channels.lookup(conn, channel)
+    if not found.sells(data.currency):
+        raise ValidationFailed.field(
+            "currency",
+            f"the channel {found.code!r} sells in {', '.join(found.currencies)}, not"
+            f" {data.currency}",
+        )
     email = data.email if data.email is not None or customer_id is None else customer_email
     cart = await repository.insert_cart(
-        conn, ids.new_secret_id("cart"), data.currency, email, clock.utcnow(), customer_id
+        conn,
+        ids.new_secret_id("cart"),
+        data.currency,
+        email,
+        clock.utcnow(),
+        customer_id,
+        found.code,
     )
     return present(cart, await quote(conn, pricing, cart))
 
@@ -377,7 +433,9 @@ async def shipping_methods(
                 "title": m.title,
                 "price": {"amount": m.price, "currency": currency},
             }
-            for m in providers.offered(await pricing.providers.shipping.methods(shipment))
+            for m in providers.offered(
+                await pricing.providers.shipping.methods(shipment), q.allowed_shipping
+            )
         ]
     }
 
@@ -415,6 +473,7 @@ def _stored(cart: Row, lines: Sequence[Row]) -> dict[str, Any]:
         "shipping_method": cart["shipping_method"],
         "order_id": cart["order_id"],
         "customer_id": cart["customer_id"],
+        "channel": cart["channel"],
         "lines": [
             {"id": line["id"], "sku": line["sku"], "quantity": line["quantity"]} for line in lines
         ],

@@ -30,6 +30,8 @@ from cartwright.audit import service as audit
 from cartwright.cart import service as cart
 from cartwright.cart.errors import CartChanging
 from cartwright.cart.service import Quote
+from cartwright.channels import service as channels
+from cartwright.channels.service import CaptureMethod
 from cartwright.checkout import repository
 from cartwright.checkout.recovery import recover_due
 from cartwright.checkout.resolution import (
@@ -112,6 +114,7 @@ def _new_order(order_id: str, number: int, q: Quote) -> NewOrder:
         total=q.total,
         customer_id=q.customer_id,
         shipping_fallback=q.shipping_fallback,
+        channel=q.channel,
     )
 
 
@@ -163,7 +166,6 @@ async def _checkout(
 ) -> Answer:
     settings = p.settings
     checkout_id, order_id, payment_id = ids.new_id("chk"), ids.new_id("ord"), ids.new_id("pay")
-    capture = settings.capture_method == "automatic"
 
     # Commit 1: read and price the cart, then one atomic batch claims the key, freezes the
     # cart (if unchanged since read), takes the stock and records payment and checkout.
@@ -176,11 +178,20 @@ async def _checkout(
             cart.require_visible(viewer, cart_id, view.quote.customer_id)
             refused = cart.refusal(view)
             if refused is None:
+                # The cart's channel (cached): its capture policy, routes and warehouses.
+                channel = await channels.lookup(conn, view.quote.channel)
+                capture = channel.capture_method is CaptureMethod.AUTOMATIC
                 order = _new_order(order_id, number, view.quote)
-                provider = p.gateway.route(currency=order.currency, amount=order.total)
+                provider = p.gateway.route(
+                    currency=order.currency, amount=order.total, channel=channel.code
+                )
                 # Which warehouses hold what (no read with a single warehouse; ADR 0016).
                 holds = await inventory.plan_holds(
-                    conn, p.stock_locations, _items(order), country=_country(view.quote)
+                    conn,
+                    p.stock_locations,
+                    _items(order),
+                    country=_country(view.quote),
+                    warehouses=channel.warehouses,
                 )
                 payment, writes = _commit_one_writes(
                     settings,
@@ -350,6 +361,7 @@ async def _why_refused(
             [inventory.Item(line.sku, line.quantity) for line in view.quote.lines],
             locations=p.stock_locations,
             country=_country(view.quote),
+            warehouses=(await channels.lookup(conn, view.quote.channel)).warehouses,
         )
     if not short:
         return None  # stock came back meanwhile: try again

@@ -6,10 +6,17 @@ from starlette.responses import Response
 from cartwright.access.scopes import Scope
 from cartwright.access.service import Principal
 from cartwright.customers import service
-from cartwright.customers.schemas import CustomerExport, CustomerList, CustomerOut, OrderList
+from cartwright.customers.schemas import (
+    CustomerExport,
+    CustomerList,
+    CustomerOut,
+    CustomerPatch,
+    OrderList,
+)
 from cartwright.kit.db import Conn
 from cartwright.kit.errors import ValidationFailed
 from cartwright.kit.fields import NO_NUL
+from cartwright.web.body import json_body
 from cartwright.web.deps import Page, Shopper, customer_shopper, page, platform, requires
 from cartwright.web.idempotent import run_idempotent
 from cartwright.web.openapi import LIST_PARAMS, operation, query, storefront_operation
@@ -84,6 +91,21 @@ async def get_customer(
 ) -> Response:
     async with platform(request).db.connection() as conn:
         return json_response(await service.get_customer(conn, customer_id))
+
+
+@router.patch(
+    "/customers/{customer_id}",
+    openapi_extra=operation(ok={200: CustomerOut}, body=CustomerPatch),
+)
+async def update_customer(
+    request: Request,
+    customer_id: str,
+    _: Principal = Depends(requires(Scope.CUSTOMERS_WRITE)),
+    data: CustomerPatch = Depends(json_body(CustomerPatch)),
+) -> Response:
+    """Set the customer's `group` (price lists and promotions match on it); audited."""
+    async with platform(request).db.transaction() as conn:
+        return json_response(await service.set_group(conn, customer_id, data.group))
 
 
 @router.get("/customers/{customer_id}/export", openapi_extra=operation(ok={200: CustomerExport}))

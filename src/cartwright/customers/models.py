@@ -18,4 +18,7 @@ customers = sa.Table(
     sa.Column("erased_at", Timestamp, nullable=True),
     sa.UniqueConstraint("issuer", "subject"),
     sa.Index("ix_customers_email", "email"),
+    # The customer's group, which price lists and promotions match on (None: no group).
+    # The API calls it `group`, an SQL keyword, hence the column's name.
+    sa.Column("customer_group", sa.String(64), nullable=True),
 )

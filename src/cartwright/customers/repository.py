@@ -4,7 +4,9 @@ from datetime import datetime
 
 from cartwright.kit.db import Conn, Row, Where
 
-CUSTOMER_COLUMNS = "id, issuer, subject, email, status, created_at, updated_at, erased_at"
+CUSTOMER_COLUMNS = (
+    "id, issuer, subject, email, status, created_at, updated_at, erased_at, customer_group"
+)
 
 
 async def find_by_subject(conn: Conn, issuer: str, subject: str) -> Row | None:
@@ -74,5 +76,20 @@ async def erase(
         customer_id,
         subject,
         email,
+        now,
+    )
+
+
+async def group_of(conn: Conn, customer_id: str) -> str | None:
+    value = await conn.fetchval("SELECT customer_group FROM customers WHERE id = $1", customer_id)
+    return None if value is None else str(value)
+
+
+async def set_group(conn: Conn, customer_id: str, group: str | None, now: datetime) -> Row | None:
+    return await conn.fetchrow(
+        "UPDATE customers SET customer_group = $2, updated_at = $3 WHERE id = $1"
+        f" RETURNING {CUSTOMER_COLUMNS}",
+        customer_id,
+        group,
         now,
     )

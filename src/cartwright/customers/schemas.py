@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-from cartwright.kit.fields import ListPage
+from cartwright.kit.fields import ListPage, text
 from cartwright.orders.schemas import OrderOut
 
 
@@ -20,6 +20,15 @@ class CustomerOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     erased_at: datetime | None
+    group: str | None
+
+
+class CustomerPatch(BaseModel):
+    """`group`: the customer group price lists and promotions match on (`null`: none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group: Annotated[str, text(64)] | None
 
 
 class CustomerList(ListPage):

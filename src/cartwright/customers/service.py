@@ -48,6 +48,7 @@ def present(row: Row) -> dict[str, Any]:
         "created_at": clock.isoformat(row["created_at"]),
         "updated_at": clock.isoformat(row["updated_at"]),
         "erased_at": clock.isoformat(row["erased_at"]) if row["erased_at"] else None,
+        "group": row["customer_group"],
     }
 
 
@@ -92,6 +93,25 @@ async def get_customer(conn: Conn, customer_id: str) -> dict[str, Any]:
     row = await repository.get(conn, customer_id)
     if row is None:
         raise NotFound(f"No customer {customer_id}.")
+    return present(row)
+
+
+async def set_group(conn: Conn, customer_id: str, group: str | None) -> dict[str, Any]:
+    """Put the customer in a group (None: in none), which price lists and promotions
+    match on; audited."""
+    before = await repository.get(conn, customer_id)
+    if before is None:
+        raise NotFound(f"No customer {customer_id}.")
+    row = await repository.set_group(conn, customer_id, group, clock.utcnow())
+    assert row is not None
+    if before["customer_group"] != group:
+        await audit.record(
+            conn,
+            "customer.updated",
+            "customer",
+            customer_id,
+            {"group": {"from": before["customer_group"], "to": group}},
+        )
     return present(row)
 
 

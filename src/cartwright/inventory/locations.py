@@ -50,8 +50,16 @@ class StockLocations:
             self._cached = (now + self._ttl_s, found)
         return found
 
-    async def serving(self, conn: Conn, country: str | None) -> Sequence[Warehouse]:
-        return [w for w in await self.all(conn) if w.serves(country)]
+    async def serving(
+        self, conn: Conn, country: str | None, warehouses: Sequence[str] = ()
+    ) -> Sequence[Warehouse]:
+        """The warehouses serving `country`, by priority; given `warehouses` (codes: a
+        channel's stock locations), only those among them."""
+        return [
+            w
+            for w in await self.all(conn)
+            if w.serves(country) and (not warehouses or w.code in warehouses)
+        ]
 
     def forget(self) -> None:
         """Read them again next time (this process created or changed one)."""

@@ -444,16 +444,22 @@ def _merged(items: Sequence[Item]) -> list[Item]:
 
 
 async def plan_holds(
-    conn: Conn, locations: StockLocations, items: Sequence[Item], *, country: str | None
+    conn: Conn,
+    locations: StockLocations,
+    items: Sequence[Item],
+    *,
+    country: str | None,
+    warehouses: Sequence[str] = (),
 ) -> list[Hold]:
     """Where each SKU of `items` is to be held for an order shipped to `country`: from the
     warehouses that serve it, by priority, whole in one warehouse where one has it all,
     else split in that order (allocation.py). With one serving warehouse nothing is read
     (the default set-up: the hold is the whole quantity there, as it always was); with
     more, their available stock is read once, without locks, and the guards of the
-    checkout batch catch whatever changed since."""
+    checkout batch catch whatever changed since. `warehouses` (codes; empty: all) are the
+    only ones a channel takes from."""
     merged = _merged(items)
-    serving = [w.id for w in await locations.serving(conn, country)]
+    serving = [w.id for w in await locations.serving(conn, country, warehouses)]
     if len(serving) <= 1:
         where = serving[0] if serving else ""  # no warehouse serves it: a guard fails
         return [Hold(i.sku, where, i.quantity) for i in merged]
@@ -498,13 +504,14 @@ async def short_skus(
     *,
     locations: StockLocations | None = None,
     country: str | None = None,
+    warehouses: Sequence[str] = (),
 ) -> list[str]:
     """The SKUs of `items` with fewer units available than asked for, counting the
     warehouses that serve `country` (without `locations`: every warehouse)."""
     merged = _merged(items)
     serving = None
     if locations is not None:
-        serving = {w.id for w in await locations.serving(conn, country)}
+        serving = {w.id for w in await locations.serving(conn, country, warehouses)}
     short = []
     for item in merged:
         levels = await repository.levels_of(conn, item.sku)

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     low_stock_threshold: int | None = Field(default=None, ge=0)
     # How long a variant's price may be served from a process's cache (0: never cached).
     price_cache_ttl_s: float = 5.0
+    # How long a process may use a channel's settings (and the list of price lists) it read
+    # before reading them again; a change reaches every process within this (0: no cache).
+    channel_cache_ttl_s: float = Field(default=5.0, ge=0, le=300)
     # `cartwright worker` serves its own Prometheus metrics on this port when set.
     worker_metrics_port: int | None = None
     # Outgoing webhooks (webhooks/, docs/webhooks.md). `allow_private`: endpoints may be on

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 class Viewer:
     customer_id: str | None = None
     sees_all: bool = False
+    # The code of the channel the request sells in (a publishable key's own; a secret key's
+    # `Cartwright-Channel` header, else the default channel).
+    channel: str = "default"
 
     def may_see(self, owner: str | None) -> bool:
         return self.sees_all or owner is None or owner == self.customer_id

@@ -4,6 +4,7 @@ from cartwright.access import models as _access  # noqa: F401
 from cartwright.audit import models as _audit  # noqa: F401
 from cartwright.cart import models as _cart  # noqa: F401
 from cartwright.catalog import models as _catalog  # noqa: F401
+from cartwright.channels import models as _channels  # noqa: F401
 from cartwright.checkout import models as _checkout  # noqa: F401
 from cartwright.customers import models as _customers  # noqa: F401
 from cartwright.events import models as _events  # noqa: F401

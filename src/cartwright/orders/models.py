@@ -42,6 +42,8 @@ orders = sa.Table(
     # The shipping price is the zone's flat rate, taken because the carrier's live rate
     # could not be had (ADR 0026).
     sa.Column("shipping_fallback", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The code of the channel the order was placed in (its cart's).
+    sa.Column("channel", sa.String(64), nullable=False, server_default="default"),
 )
 
 order_lines = sa.Table(

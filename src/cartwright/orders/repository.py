@@ -9,7 +9,7 @@ ORDER_COLUMNS = (
     "number, id, cart_id, status, payment_status, fulfillment_status, currency, email,"
     " shipping_address, billing_address, shipping_method, subtotal, discount, shipping, tax,"
     " total, amount_captured, amount_refunded, next_action, created_at,"
-    " updated_at, customer_id, dispute, cancel_requested_at"
+    " updated_at, customer_id, dispute, cancel_requested_at, channel"
 )
 
 
@@ -29,8 +29,9 @@ def insert_order_stmt(values: Sequence[object]) -> Stmt:
         "INSERT INTO orders (number, id, cart_id, status, payment_status, fulfillment_status,"
         " currency, email, shipping_address, billing_address, shipping_method, subtotal,"
         " discount, shipping, tax, total, amount_captured, next_action,"
-        " created_at, updated_at, customer_id, shipping_fallback) VALUES ($1, $2, $3, $4, $5,"
-        " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21)",
+        " created_at, updated_at, customer_id, shipping_fallback, channel) VALUES ($1, $2, $3,"
+        " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20,"
+        " $21, $22)",
         *values,
     )
 

@@ -65,6 +65,7 @@ class OrderOut(BaseModel):
     next_action: dict[str, Any] | None
     cart_id: str | None
     customer_id: str | None
+    channel: str
     dispute: OrderDispute | None
     created_at: datetime
     updated_at: datetime

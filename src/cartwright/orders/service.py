@@ -61,6 +61,8 @@ class NewOrder:
     customer_id: str | None = None
     # The shipping price is the flat rate the carrier's outage fell back to (ADR 0026).
     shipping_fallback: bool = False
+    # The code of the channel of its cart (snapshots from before 0019: the default one).
+    channel: str = "default"
 
     def to_json(self) -> str:
         return orjson.dumps(self).decode()
@@ -156,6 +158,7 @@ def present(order: Row, lines: Sequence[Row]) -> dict[str, Any]:
         "next_action": _json(order["next_action"]),
         "cart_id": order["cart_id"],
         "customer_id": order["customer_id"],
+        "channel": order["channel"],
         "dispute": _json(order["dispute"]),
         "created_at": clock.isoformat(order["created_at"]),
         "updated_at": clock.isoformat(order["updated_at"]),
@@ -256,6 +259,7 @@ def plan_placement(
         now,
         order.customer_id,
         order.shipping_fallback,
+        order.channel,
     )
     row: dict[str, Any] = dict(zip(_ORDER_FIELDS, values, strict=True))
     # `present` takes the documents as they are, not as the JSON text written for them.
@@ -297,6 +301,7 @@ _ORDER_FIELDS = (
     "created_at",
     "customer_id",
     "shipping_fallback",
+    "channel",
 )
 
 

@@ -9,12 +9,14 @@ from fastapi import Request
 
 from cartwright.access.scopes import Scope
 from cartwright.access.service import Principal
+from cartwright.channels import service as channels
+from cartwright.channels.service import DEFAULT_CHANNEL
 from cartwright.customers import service as customers
 from cartwright.customers.errors import CustomerTokenRequired
 from cartwright.customers.service import Customer
 from cartwright.customers.tokens import CUSTOMER_TOKEN_HEADER
 from cartwright.kit import context
-from cartwright.kit.errors import ValidationFailed
+from cartwright.kit.errors import Forbidden, ValidationFailed
 from cartwright.kit.viewer import Viewer
 from cartwright.platform import Platform
 from cartwright.web import ratelimit
@@ -52,6 +54,7 @@ class Shopper:
 
     principal: Principal
     customer: Customer | None
+    channel: str = DEFAULT_CHANNEL
 
     @property
     def customer_id(self) -> str | None:
@@ -59,7 +62,9 @@ class Shopper:
 
     @property
     def viewer(self) -> Viewer:
-        return Viewer(self.customer_id, sees_all=not self.principal.is_publishable)
+        return Viewer(
+            self.customer_id, sees_all=not self.principal.is_publishable, channel=self.channel
+        )
 
 
 async def signed_in(request: Request) -> Customer | None:
@@ -80,6 +85,25 @@ async def signed_in(request: Request) -> Customer | None:
     return found
 
 
+CHANNEL_HEADER = "Cartwright-Channel"
+
+
+async def channel_of(request: Request, principal: Principal) -> str:
+    """The channel a request sells in: a publishable key's own (a header naming another is
+    403), or for a secret key the `Cartwright-Channel` header (422 if no channel has that
+    code), else the default channel. A cached lookup: no query on the hot path."""
+    asked = request.headers.get(CHANNEL_HEADER)
+    if asked is None or asked == principal.channel:
+        return principal.channel
+    if principal.is_publishable:
+        raise Forbidden(f"This publishable key sells only in the channel {principal.channel!r}.")
+    async with platform(request).db.connection() as conn:
+        found = await channels.find(conn, asked)
+    if found is None:
+        raise ValidationFailed.field(CHANNEL_HEADER, f"no channel has the code {asked!r}")
+    return found.code
+
+
 def shopper(scope: Scope | None = None) -> Callable[[Request], Awaitable[Shopper]]:
     """The caller's key (holding `scope`, when given) and the signed-in customer, if any."""
 
@@ -87,7 +111,8 @@ def shopper(scope: Scope | None = None) -> Callable[[Request], Awaitable[Shopper
         principal = await caller(request)
         if scope is not None:
             principal.require(scope)
-        return Shopper(principal, await signed_in(request))
+        channel = await channel_of(request, principal)
+        return Shopper(principal, await signed_in(request), channel)
 
     return resolve
 
@@ -104,7 +129,7 @@ def customer_shopper(scope: Scope | None = None) -> Callable[[Request], Awaitabl
             raise CustomerTokenRequired(
                 "Send the signed-in customer's token as `Cartwright-Customer-Token`."
             )
-        return Shopper(principal, customer)
+        return Shopper(principal, customer, await channel_of(request, principal))
 
     return resolve
 

@@ -2,14 +2,14 @@
 because the carrier could not be asked (ADR 0026).
 
 Revision ID: 0024
-Revises: 0018
+Revises: 0019
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0024"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
