@@ -19,7 +19,7 @@ from cartwright.customers import groups as customer_groups
 from cartwright.customers.tokens import CustomerTokens
 from cartwright.events.brokers.job import RelayJob, holder_name
 from cartwright.events.consumers import ConsumerJob, Handler
-from cartwright.flags.known import TAX_EXTERNAL, known_flags
+from cartwright.flags.known import SHIPPING_EXTERNAL, TAX_EXTERNAL, known_flags
 from cartwright.flags.service import Flags
 from cartwright.inventory.locations import StockLocations
 from cartwright.kit.crypto import SecretKeys, load_or_create_key_file
@@ -116,6 +116,8 @@ class Platform:
     sandbox_webhook_client: httpx.AsyncClient | None = None
     # The second sandbox server, `sandbox_failover` (CARTWRIGHT_SANDBOX_FAILOVER_URL).
     sandbox_failover_connector: SandboxConnector | None = None
+    # The external tax and carrier-rate providers' HTTP clients, closed at stop.
+    provider_clients: list[httpx.AsyncClient] = field(default_factory=list)
     # Posts outgoing webhooks (worker job `webhook_sender`), made on first use.
     webhook_sender: WebhookSender | None = None
 
@@ -144,9 +146,6 @@ class Platform:
                 self.db, name, types, handler, holder=holder_name()
             )
         return self.consumer_jobs[name]
-
-    # The external tax provider's HTTP client (CARTWRIGHT_TAX_PROVIDER), closed at stop.
-    tax_client: httpx.AsyncClient | None = None
 
     # The warehouses checkout takes stock from, cached (CARTWRIGHT_WAREHOUSE_CACHE_TTL_S).
     stock_locations: StockLocations = field(default_factory=lambda: StockLocations(5.0))
@@ -213,7 +212,11 @@ class Platform:
             raise ConfigurationError(
                 f"invalid configuration: CARTWRIGHT_PAYMENT_ROUTES: {exc}."
             ) from None
-        providers, tax_client = from_settings(settings, switch=flags.switch(TAX_EXTERNAL))
+        providers, provider_clients = from_settings(
+            settings,
+            tax_switch=flags.switch(TAX_EXTERNAL),
+            shipping_switch=flags.switch(SHIPPING_EXTERNAL),
+        )
         return cls(
             settings=settings,
             db=db,
@@ -229,7 +232,7 @@ class Platform:
                 PriceLists(settings.channel_cache_ttl_s),
                 customer_group=customer_groups.group_of,
             ),
-            tax_client=tax_client,
+            provider_clients=provider_clients,
             gateway=gateway,
             sandbox_db=sandbox_db,
             sandbox=sandbox,
@@ -281,8 +284,8 @@ class Platform:
         if self.sandbox_failover_connector is not None:
             await self.sandbox_failover_connector.aclose()
         await self.flags.stop()
-        if self.tax_client is not None:
-            await self.tax_client.aclose()
+        for client in self.provider_clients:
+            await client.aclose()
         await self.keys.close()
         await self.customer_tokens.close()
         await self.sandbox_db.close()

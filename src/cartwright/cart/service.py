@@ -27,6 +27,7 @@ from cartwright.kit import clock, ids, privacy
 from cartwright.kit.db import Conn, Row, Stmt
 from cartwright.kit.errors import AppError, NotFound, ValidationFailed
 from cartwright.kit.viewer import Viewer
+from cartwright.providers import service as providers
 from cartwright.providers.service import Providers, TaxClass, TaxLine, TaxRequest, normalize_tax_id
 
 # One anonymous shopper's cart stays small: a cart holds at most this many lines.
@@ -85,6 +86,13 @@ class Quote:
     shipping: int
     tax: int
     customer_id: str | None = None  # the signed-in customer the cart belongs to
+    # The chosen method is no longer offered for the cart (its address or contents changed).
+    shipping_method_unavailable: bool = False
+    # The carrier could not be asked: the shipping price is the zone's configured rate.
+    shipping_fallback: bool = False
+    shipping_weight_grams: int = 0
+    # The methods the cart's channel allows (empty: all).
+    allowed_shipping: tuple[str, ...] = ()
     channel: str = channels.DEFAULT_CHANNEL  # the code of the cart's channel
     customer_group: str | None = None  # the group of the cart's customer, if any
     tax_id: str | None = None  # a business customer's tax id (e.g. an EU VAT number)
@@ -107,6 +115,8 @@ class Quote:
             reasons.append("the cart has no shipping address")
         if self.shipping_method is None:
             reasons.append("the cart has no shipping method")
+        elif self.shipping_method_unavailable:
+            reasons.append("the cart's shipping method is not offered for its address")
         if self.tax_missing is not None:
             reasons.append(self.tax_missing)
         return reasons
@@ -118,6 +128,14 @@ def _json(value: Any) -> Any:
 
 def _country(address: dict[str, Any] | None) -> str | None:
     return None if address is None else address.get("country")
+
+
+def _destination(address: dict[str, Any] | None) -> providers.Destination:
+    if address is None:
+        return providers.Destination(None)
+    return providers.Destination(
+        address.get("country"), address.get("region"), address.get("postal_code")
+    )
 
 
 async def quote(
@@ -158,8 +176,16 @@ async def quote(
         priced.append((row, variant, unit_price, source))
     amounts = [(p or 0) * r["quantity"] for r, _, p, _ in priced]
     method_code = cart["shipping_method"]
-    method = pricing.providers.shipping.find(method_code, country) if method_code else None
-    shipping = method.price(currency) if method else 0
+    method = None
+    weight = sum((v.weight_grams or 0) * r["quantity"] for r, v, _, _ in priced if v)
+    if method_code:
+        shipment = providers.Shipment(
+            _destination(shipping_address), currency, weight_grams=weight, value=sum(amounts)
+        )
+        method = await providers.find(
+            pricing.providers.shipping, method_code, shipment, channel.shipping_methods
+        )
+    shipping = method.price if method else 0
     if prices_include_tax is None:
         prices_include_tax = channel.prices_include_tax
     discounts = list(line_discounts) if line_discounts is not None else [0] * len(priced)
@@ -210,12 +236,16 @@ async def quote(
         email=cart["email"],
         shipping_address=shipping_address,
         billing_address=_json(cart["billing_address"]),
-        shipping_method=method.code if method else None,
+        shipping_method=method_code,
         lines=lines,
         subtotal=sum(amounts),
         discount=sum(discounts),
         shipping=shipping,
         tax=taxes.total,
+        shipping_method_unavailable=method_code is not None and method is None,
+        shipping_fallback=method is not None and method.estimated,
+        shipping_weight_grams=weight,
+        allowed_shipping=channel.shipping_methods,
         customer_id=customer_id,
         channel=channel.code,
         customer_group=group,
@@ -414,21 +444,17 @@ async def update_cart(
             fields[name] = None if address is None else orjson.dumps(address.model_dump()).decode()
     if "tax_id" in sent:
         fields["tax_id"] = None if data.tax_id is None else normalize_tax_id(data.tax_id)
-    if "shipping_method" in sent:
-        if data.shipping_method is not None:
-            cart = await repository.get_cart(conn, cart_id)
-            if cart is not None:
-                require_visible(viewer, cart_id, cart["customer_id"])
-            address = data.shipping_address if "shipping_address" in sent else None
-            country = (
-                address.country
-                if address
-                else _country(_json(cart["shipping_address"]) if cart else None)
-            )
-            if pricing.providers.shipping.find(data.shipping_method, country) is None:
+    if "shipping_method" in sent and data.shipping_method is not None:
+        cart = await repository.get_cart(conn, cart_id)
+        if cart is not None:
+            require_visible(viewer, cart_id, cart["customer_id"])
+            # The cart as it would be: the method must be offered for its address and lines.
+            candidate = {**cart, **fields, "shipping_method": data.shipping_method}
+            if (await quote(conn, pricing, candidate)).shipping_method_unavailable:
                 raise ValidationFailed.field(
                     "shipping_method", f"{data.shipping_method!r} is not offered for this cart"
                 )
+    if "shipping_method" in sent:
         fields["shipping_method"] = data.shipping_method
     if not fields:
         cart = await _open_cart(conn, viewer, cart_id)
@@ -448,16 +474,24 @@ async def shipping_methods(
     if cart is None:
         raise NotFound(f"No cart {cart_id}.")
     require_visible(viewer, cart_id, cart["customer_id"])
-    country = _country(_json(cart["shipping_address"]))
-    currency = cart["currency"]
+    q = await quote(conn, pricing, {**cart, "shipping_method": None})
+    shipment = providers.Shipment(
+        _destination(q.shipping_address),
+        q.currency,
+        weight_grams=q.shipping_weight_grams,
+        value=q.subtotal,
+    )
+    currency = q.currency
     return {
         "data": [
             {
                 "code": m.code,
                 "title": m.title,
-                "price": {"amount": m.price(currency), "currency": currency},
+                "price": {"amount": m.price, "currency": currency},
             }
-            for m in pricing.providers.shipping.methods(country)
+            for m in providers.offered(
+                await pricing.providers.shipping.methods(shipment), q.allowed_shipping
+            )
         ]
     }
 

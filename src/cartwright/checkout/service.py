@@ -113,6 +113,7 @@ def _new_order(order_id: str, number: int, q: Quote) -> NewOrder:
         tax=q.tax,
         total=q.total,
         customer_id=q.customer_id,
+        shipping_fallback=q.shipping_fallback,
         channel=q.channel,
         tax_id=q.tax_id,
         tax_exempt_reason=q.tax_exempt_reason,

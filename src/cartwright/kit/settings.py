@@ -172,6 +172,39 @@ class Settings(BaseSettings):
     # "CC-REGION" (JSON: {"BR": 1700, "US-NY": 888}); 0 configures a jurisdiction as untaxed.
     tax_rates: dict[str, int] = Field(default_factory=dict)
 
+    def shipping_origin_address(self) -> dict[str, str]:
+        value = json.loads(self.shipping_origin or "{}")
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ValueError("not a JSON object of strings")
+        return value
+
+    def shipping_services(self) -> dict[str, str]:
+        value = json.loads(self.shipping_carrier_services or "{}")
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ValueError("not a JSON object of strings")
+        return value
+
+    def shipping_problems(self) -> list[str]:
+        if self.shipping_carrier == "none":
+            return []
+        problems = []
+        if self.shippo_api_token is None:
+            problems.append("CARTWRIGHT_SHIPPO_API_TOKEN is not set")
+        for name, read in (
+            ("CARTWRIGHT_SHIPPING_ORIGIN", self.shipping_origin_address),
+            ("CARTWRIGHT_SHIPPING_CARRIER_SERVICES", self.shipping_services),
+        ):
+            try:
+                if not read():
+                    problems.append(f"{name} is empty")
+            except ValueError:
+                problems.append(f"{name} must be a JSON object of strings")
+        return problems
+
     def customer_token_problems(self) -> list[str]:
         """Why the customer-token settings cannot be served with (empty when they can)."""
         if not self.customer_jwks_url:
@@ -211,6 +244,18 @@ class Settings(BaseSettings):
     # Webhook deliveries that succeeded or were abandoned this long ago are deleted, with
     # their attempts, by the worker (the delivery log keeps the rest).
     webhook_log_retention_days: int = 30
+    # Shipping (providers/shipping.py, docs/shipping.md). `shippo`: live rates from Shippo
+    # (POST /shipments/) for the methods that name a carrier service in
+    # `shipping_carrier_services` (a JSON object, method code -> Shippo servicelevel token);
+    # every other method, and every method while Shippo cannot answer within the timeout
+    # (or its breaker is open, or the `shipping.external` switch is off), keeps its
+    # configured flat rate. The origin is the parcels' sender, a JSON Shippo address.
+    shipping_carrier: Literal["none", "shippo"] = "none"
+    shippo_api_token: SecretStr | None = None
+    shippo_base_url: str = "https://api.goshippo.com"
+    shipping_origin: str = ""
+    shipping_carrier_services: str = ""
+    shipping_carrier_timeout_s: float = Field(default=2.0, gt=0)
     # Browser origins allowed to call the API (CORS), comma-separated; none by default.
     cors_origins: str = ""
     # Strict-Transport-Security on every answer (always on in production).
@@ -279,6 +324,7 @@ class Settings(BaseSettings):
             problems.append("CARTWRIGHT_OPEN_CHECKOUTS_PER_ADDRESS must be at least 1")
         if self.webhook_log_retention_days < 1:
             problems.append("CARTWRIGHT_WEBHOOK_LOG_RETENTION_DAYS must be at least 1")
+        problems.extend(self.shipping_problems())
         if self.cart_ttl_days < 1:
             problems.append("CARTWRIGHT_CART_TTL_DAYS must be at least 1")
         if self.psp_breaker_threshold > self.psp_breaker_window:

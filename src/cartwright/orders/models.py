@@ -39,6 +39,9 @@ orders = sa.Table(
     # next looks at it if its request did not finish it (ADR 0017).
     sa.Column("cancel_requested_at", Timestamp, nullable=True),
     sa.Column("cancel_check_at", Timestamp, nullable=True),
+    # The shipping price is the zone's flat rate, taken because the carrier's live rate
+    # could not be had (ADR 0026).
+    sa.Column("shipping_fallback", sa.Boolean, nullable=False, server_default=sa.false()),
     # The code of the channel the order was placed in (its cart's).
     sa.Column("channel", sa.String(64), nullable=False, server_default="default"),
     # Tax (ADR 0025): the customer's tax id, why no tax was charged (reverse_charge), and

@@ -30,9 +30,9 @@ def insert_order_stmt(values: Sequence[object]) -> Stmt:
         "INSERT INTO orders (number, id, cart_id, status, payment_status, fulfillment_status,"
         " currency, email, shipping_address, billing_address, shipping_method, subtotal,"
         " discount, shipping, tax, total, amount_captured, next_action,"
-        " created_at, updated_at, customer_id, channel, tax_id, tax_exempt_reason,"
-        " tax_estimated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-        " $15, $16, $17, $18, $19, $19, $20, $21, $22, $23, $24)",
+        " created_at, updated_at, customer_id, shipping_fallback, channel, tax_id,"
+        " tax_exempt_reason, tax_estimated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+        " $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, $22, $23, $24, $25)",
         *values,
     )
 

@@ -59,6 +59,8 @@ class NewOrder:
     total: int
     # The signed-in customer whose cart this was (snapshots from before 0007 have none).
     customer_id: str | None = None
+    # The shipping price is the flat rate the carrier's outage fell back to (ADR 0026).
+    shipping_fallback: bool = False
     # The code of the channel of its cart (snapshots from before 0019: the default one).
     channel: str = "default"
     # Tax (ADR 0025; snapshots from before 0023 have none).
@@ -265,6 +267,7 @@ def plan_placement(
         orjson.dumps(next_action).decode() if next_action else None,
         now,
         order.customer_id,
+        order.shipping_fallback,
         order.channel,
         order.tax_id,
         order.tax_exempt_reason,
@@ -309,6 +312,7 @@ _ORDER_FIELDS = (
     "next_action",
     "created_at",
     "customer_id",
+    "shipping_fallback",
     "channel",
     "tax_id",
     "tax_exempt_reason",
