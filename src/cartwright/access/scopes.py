@@ -21,6 +21,8 @@ class Scope(StrEnum):
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_WRITE = "webhooks:write"
     LEDGER_READ = "ledger:read"
+    RISK_READ = "risk:read"
+    RISK_WRITE = "risk:write"
     # Storefront scopes: what a publishable key can do.
     CATALOG_READ = "catalog:read"
     CARTS_WRITE = "carts:write"

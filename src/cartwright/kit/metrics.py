@@ -234,3 +234,8 @@ provider_fallbacks = Counter(
     "Fallbacks taken because an external provider could not answer, by the fallback.",
     ["kind", "provider", "fallback"],
 )
+risk_decisions = Counter(
+    "cartwright_risk_decisions_total",
+    "Checkouts screened for fraud, by decision (accept, review, reject).",
+    ["decision"],
+)

@@ -39,6 +39,11 @@ orders = sa.Table(
     # next looks at it if its request did not finish it (ADR 0017).
     sa.Column("cancel_requested_at", Timestamp, nullable=True),
     sa.Column("cancel_check_at", Timestamp, nullable=True),
+    # The fraud screening's verdict (`{score, decision, reasons[, fraud_fallback]}`, ADR
+    # 0024) and, for an order sent to review, where its review is: pending (payment
+    # authorized only, no fulfilment), approved or rejected.
+    sa.Column("risk", Json, nullable=True),
+    sa.Column("risk_review", sa.String(16), nullable=True),
 )
 
 order_lines = sa.Table(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -47,6 +47,26 @@ class OrderDispute(BaseModel):
     reason: str | None
 
 
+class RiskReasonOut(BaseModel):
+    code: str
+    points: int
+    detail: str
+
+
+class OrderRisk(BaseModel):
+    """The fraud screening's verdict (ADR 0024)."""
+
+    score: int
+    decision: Literal["accept", "review", "reject"]
+    reasons: list[RiskReasonOut]
+    # Set when the external fraud service could not answer: `fail_open` (built-in rules
+    # only) or `fail_closed` (sent to review).
+    fraud_fallback: Literal["fail_open", "fail_closed"] | None = None
+    # Where a review is: pending (authorized, not captured, not fulfilled), approved,
+    # rejected; None when the order was not sent to review.
+    review: Literal["pending", "approved", "rejected"] | None
+
+
 class OrderOut(BaseModel):
     id: str
     number: int
@@ -66,6 +86,7 @@ class OrderOut(BaseModel):
     cart_id: str | None
     customer_id: str | None
     dispute: OrderDispute | None
+    risk: OrderRisk | None
     created_at: datetime
     updated_at: datetime
 

@@ -59,6 +59,8 @@ class NewOrder:
     total: int
     # The signed-in customer whose cart this was (snapshots from before 0007 have none).
     customer_id: str | None = None
+    # The fraud screening's verdict (`risk.rules.Verdict.as_json`); None before 0022.
+    risk: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return orjson.dumps(self).decode()
@@ -155,9 +157,28 @@ def present(order: Row, lines: Sequence[Row]) -> dict[str, Any]:
         "cart_id": order["cart_id"],
         "customer_id": order["customer_id"],
         "dispute": _json(order["dispute"]),
+        "risk": present_risk(order["risk"], order["risk_review"]),
         "created_at": clock.isoformat(order["created_at"]),
         "updated_at": clock.isoformat(order["updated_at"]),
     }
+
+
+def present_risk(risk: Any, review: str | None) -> dict[str, Any] | None:
+    """The screening's verdict as the order shows it, with where its review is (`pending`,
+    `approved`, `rejected`; None when it was not sent to review)."""
+    doc = _json(risk)
+    if doc is None:
+        return None
+    return {**doc, "review": review}
+
+
+RISK_REVIEW_PENDING = "pending"
+
+
+def _risk_review(order: NewOrder) -> str | None:
+    if order.risk is not None and order.risk.get("decision") == "review":
+        return RISK_REVIEW_PENDING
+    return None
 
 
 def _line_rows(order: NewOrder) -> list[tuple[object, ...]]:
@@ -253,6 +274,8 @@ def plan_placement(
         orjson.dumps(next_action).decode() if next_action else None,
         now,
         order.customer_id,
+        orjson.dumps(order.risk).decode() if order.risk is not None else None,
+        _risk_review(order),
     )
     row: dict[str, Any] = dict(zip(_ORDER_FIELDS, values, strict=True))
     # `present` takes the documents as they are, not as the JSON text written for them.
@@ -263,13 +286,16 @@ def plan_placement(
         billing_address=order.billing_address,
         next_action=next_action,
         dispute=None,
+        risk=order.risk,
     )
     line_rows = _line_rows(order)
     view = present(row, _line_views(line_rows))
     paid = payment_status in ("authorized", "captured")
-    event = Event("order.placed" if paid else "order.created", order.order_id, view)
+    recorded = [Event("order.placed" if paid else "order.created", order.order_id, view)]
+    if row["risk_review"] == RISK_REVIEW_PENDING:
+        recorded.append(Event("order.risk_review", order.order_id, view))
     statements = [repository.insert_order_stmt(values), repository.insert_lines_stmt(line_rows)]
-    return view, [event], statements
+    return view, recorded, statements
 
 
 _ORDER_FIELDS = (
@@ -293,6 +319,8 @@ _ORDER_FIELDS = (
     "next_action",
     "created_at",
     "customer_id",
+    "risk",
+    "risk_review",
 )
 
 
