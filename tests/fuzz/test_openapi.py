@@ -73,6 +73,11 @@ _DATA_DEPENDENT = {
     "create_endpoint": [201, 422],
     "update_endpoint": [200, 422],
     "replay_range": [202, 422],
+    # A value that is not of its kind (an email without @, an address that is no IP), or
+    # listed already; the review of an order that is not in review.
+    "add_to_denylist": [200, 201, 422],
+    "approve_review": [200, 202, 409],
+    "reject_review": [200, 202, 409],
 }
 
 

@@ -43,6 +43,8 @@ ALL_SCOPES = [
     "webhooks:read",
     "webhooks:write",
     "ledger:read",
+    "risk:read",
+    "risk:write",
     "reconciliation:read",
     "reconciliation:write",
     "catalog:read",
@@ -109,6 +111,11 @@ RULES: dict[str, Rule] = {
     "ledger_trial_balance": Rule("secret", "ledger:read"),
     "ledger_accounts": Rule("secret", "ledger:read"),
     "ledger_entries": Rule("secret", "ledger:read"),
+    "list_denylist": Rule("secret", "risk:read"),
+    "add_to_denylist": Rule("secret", "risk:write"),
+    "remove_from_denylist": Rule("secret", "risk:write"),
+    "approve_review": Rule("secret", "risk:write"),
+    "reject_review": Rule("secret", "risk:write"),
     "create_run": Rule("secret", "reconciliation:write"),
     "get_run": Rule("secret", "reconciliation:read"),
     "list_discrepancies": Rule("secret", "reconciliation:read"),
@@ -179,6 +186,7 @@ class Targets:
     webhook_endpoint: str = ""
     webhook_endpoint_delete: str = ""
     webhook_delivery: str = ""
+    denylist_entry: str = ""
     only: dict[str, str] = field(default_factory=dict)  # scope -> key with just it
     all_but: dict[str, str] = field(default_factory=dict)  # scope -> key with all others
 
@@ -358,6 +366,10 @@ async def build(server: Server, admin: httpx.AsyncClient, idp: IdentityProvider)
         others = [s for s in ALL_SCOPES if s != scope]
         targets.all_but[scope] = (await new_key(admin, "secret", others))["key"]
     await _webhook_targets(admin, targets)
+    listed = await admin.post(
+        "/v1/risk/denylist", json={"kind": "email", "value": "matrix@fraud.invalid"}
+    )
+    targets.denylist_entry = (await ok(listed, 201))["id"]
     return targets
 
 
@@ -432,6 +444,7 @@ def valid_body(op_id: str, t: Targets) -> Any:
         "update_endpoint": {"description": "matrix"},
         "rotate_secret": None,
         "replay_range": {"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"},
+        "add_to_denylist": {"kind": "email_domain", "value": "matrix.invalid"},
     }
     return bodies.get(op_id)
 
@@ -461,6 +474,7 @@ def url(op_id: str, t: Targets) -> str:
             t.webhook_endpoint_delete if op_id == "delete_endpoint" else t.webhook_endpoint
         ),
         "delivery_id": t.webhook_delivery,
+        "entry_id": t.denylist_entry,
     }
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)
@@ -601,6 +615,9 @@ _DECIDED_BY_STATE = {
     "edit_order_line",
     "remove_order_line",
     "request_return",
+    # The matrix's order was never sent to fraud review.
+    "approve_review",
+    "reject_review",
 }
 
 
