@@ -5,6 +5,7 @@ voids, releases the stock and cancels), and the denylist's API."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -195,3 +196,22 @@ async def test_the_denylist_needs_its_scopes(admin: httpx.AsyncClient) -> None:
         assert_problem(await client.get("/v1/risk/denylist"), 403, "forbidden")
         denied = await client.post("/v1/risk/denylist", json={"kind": "email", "value": "a@b.cd"})
         assert denied.status_code == 403
+
+
+async def test_approve_and_reject_at_once_one_wins(admin: httpx.AsyncClient) -> None:
+    order, sku = await _in_review(admin)
+    path = f"/v1/orders/{order['id']}/risk"
+    approved, rejected = await asyncio.gather(
+        _post(admin, f"{path}/approve"), _post(admin, f"{path}/reject")
+    )
+    statuses = sorted([approved.status_code, rejected.status_code])
+    assert statuses == [200, 409], (approved.text, rejected.text)
+    now = (await admin.get(f"/v1/orders/{order['id']}")).json()
+    if approved.status_code == 200:
+        assert now["risk"]["review"] == "approved" and now["payment_status"] == "captured"
+        assert (await stock_of(admin, sku))["reserved"] == 2
+    else:
+        assert now["risk"]["review"] == "rejected" and now["status"] == "canceled"
+        assert (await stock_of(admin, sku))["reserved"] == 0
+    types = [e["type"] for e in await events_about(admin, order["id"])]
+    assert types.count("order.risk_approved") + types.count("order.risk_rejected") == 1
