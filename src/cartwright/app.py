@@ -50,6 +50,7 @@ from cartwright.ops.logging import configure_logging
 from cartwright.orders.api import router as orders_router
 from cartwright.platform import Platform
 from cartwright.reconciliation.api import router as reconciliation_router
+from cartwright.risk.api import router as risk_router
 from cartwright.web import openapi as openapi_doc
 from cartwright.web.body_limit import LimitBody
 from cartwright.web.guard import RejectNul
@@ -225,6 +226,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         reconciliation_router,
         channels_router,
         notifications_router,
+        risk_router,
         ops_router,
     ):
         app.include_router(router)

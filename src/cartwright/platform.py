@@ -19,7 +19,7 @@ from cartwright.customers import groups as customer_groups
 from cartwright.customers.tokens import CustomerTokens
 from cartwright.events.brokers.job import RelayJob, holder_name
 from cartwright.events.consumers import ConsumerJob, Handler
-from cartwright.flags.known import SHIPPING_EXTERNAL, TAX_EXTERNAL, known_flags
+from cartwright.flags.known import FRAUD_EXTERNAL, SHIPPING_EXTERNAL, TAX_EXTERNAL, known_flags
 from cartwright.flags.service import Flags
 from cartwright.inventory.locations import StockLocations
 from cartwright.kit.crypto import SecretKeys, load_or_create_key_file
@@ -37,6 +37,7 @@ from cartwright.payments.connectors.stripe.client import StripeConnector
 from cartwright.payments.gateway import Gateway
 from cartwright.payments.routing import InvalidRoutes
 from cartwright.providers.service import from_settings
+from cartwright.risk.service import Screener
 from cartwright.sandbox_psp.inprocess import InProcessClient
 from cartwright.sandbox_psp.server import Sandbox
 from cartwright.sandbox_psp.settings import Faults, SandboxConfig
@@ -149,6 +150,16 @@ class Platform:
 
     # The warehouses checkout takes stock from, cached (CARTWRIGHT_WAREHOUSE_CACHE_TTL_S).
     stock_locations: StockLocations = field(default_factory=lambda: StockLocations(5.0))
+    # Fraud screening (risk/, ADR 0024), built on first use from the settings; a test or
+    # the composition root may put one of its own (another provider, a kill switch).
+    fraud_screener: Screener | None = None
+
+    def screener(self) -> Screener:
+        if self.fraud_screener is None:
+            self.fraud_screener = Screener.from_settings(
+                self.settings, self.limiter, switch=self.flags.switch(FRAUD_EXTERNAL)
+            )
+        return self.fraud_screener
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
@@ -271,6 +282,8 @@ class Platform:
             await self.sandbox.start(target)
 
     async def stop(self) -> None:
+        if self.fraud_screener is not None:
+            await self.fraud_screener.aclose()
         if self.event_relay is not None:
             await self.event_relay.close()
         if self.webhook_sender is not None:

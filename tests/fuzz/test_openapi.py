@@ -81,6 +81,11 @@ _DATA_DEPENDENT = {
     "set_prices": [200, 404, 422],
     "create_channel": [201, 409, 422],
     "update_channel": [200, 404, 422],
+    # A value that is not of its kind (an email without @, an address that is no IP), or
+    # listed already; the review of an order that is not in review.
+    "add_to_denylist": [200, 201, 422],
+    "approve_review": [200, 202, 409],
+    "reject_review": [200, 202, 409],
 }
 
 

@@ -87,3 +87,19 @@ def test_fulfilment_and_completion() -> None:
     assert fulfillment_of([(2, 1), (1, 0)]) is FulfillmentStatus.PARTIALLY_FULFILLED
     assert fulfillment_of([(2, 2), (1, 1)]) is FulfillmentStatus.FULFILLED
     assert is_complete("fulfilled", "refunded") and not is_complete("fulfilled", "authorized")
+
+
+def test_an_order_held_for_fraud_review_is_neither_fulfilled_nor_captured() -> None:
+    held = {
+        "status": "open",
+        "fulfillment_status": "unfulfilled",
+        "payment_status": "authorized",
+        "risk_review": "pending",
+    }
+    assert not allows(Action.FULFIL, held) and not allows(Action.CAPTURE, held)
+    assert allows(Action.CANCEL, held)  # rejecting the review cancels it
+    with pytest.raises(InvalidState, match="fraud review"):
+        require(Action.FULFIL, held)
+    for review in ("approved", "rejected", None):
+        assert allows(Action.FULFIL, {**held, "risk_review": review})
+        assert allows(Action.CAPTURE, {**held, "risk_review": review})

@@ -46,6 +46,8 @@ ALL_SCOPES = [
     "ledger:read",
     "flags:read",
     "flags:write",
+    "risk:read",
+    "risk:write",
     "reconciliation:read",
     "reconciliation:write",
     "catalog:read",
@@ -127,6 +129,11 @@ RULES: dict[str, Rule] = {
     "set_flag": Rule("secret", "flags:write"),
     "list_stock_alerts": Rule("secret", "inventory:read"),
     "acknowledge_stock_alert": Rule("secret", "inventory:write"),
+    "list_denylist": Rule("secret", "risk:read"),
+    "add_to_denylist": Rule("secret", "risk:write"),
+    "remove_from_denylist": Rule("secret", "risk:write"),
+    "approve_review": Rule("secret", "risk:write"),
+    "reject_review": Rule("secret", "risk:write"),
     "create_run": Rule("secret", "reconciliation:write"),
     "get_run": Rule("secret", "reconciliation:read"),
     "list_discrepancies": Rule("secret", "reconciliation:read"),
@@ -199,6 +206,7 @@ class Targets:
     webhook_endpoint_delete: str = ""
     webhook_delivery: str = ""
     price_list: str = ""
+    denylist_entry: str = ""
     only: dict[str, str] = field(default_factory=dict)  # scope -> key with just it
     all_but: dict[str, str] = field(default_factory=dict)  # scope -> key with all others
 
@@ -403,6 +411,10 @@ async def build(server: Server, admin: httpx.AsyncClient, idp: IdentityProvider)
     targets.price_list = made["id"]
     nobody = [{"sku": MATRIX_NOBODY, "currency": "EUR", "amount": 1}]
     await ok(await admin.put(f"/v1/price-lists/{made['id']}/prices", json=nobody))
+    listed = await admin.post(
+        "/v1/risk/denylist", json={"kind": "email", "value": "matrix@fraud.invalid"}
+    )
+    targets.denylist_entry = (await ok(listed, 201))["id"]
     return targets
 
 
@@ -489,6 +501,7 @@ def valid_body(op_id: str, t: Targets) -> Any:
         "replay_range": {"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"},
         # On, as it is: a kill switch the session's other tests never see move.
         "set_flag": {"enabled": True},
+        "add_to_denylist": {"kind": "email_domain", "value": "matrix.invalid"},
     }
     return bodies.get(op_id)
 
@@ -522,6 +535,7 @@ def url(op_id: str, t: Targets) -> str:
         "key": "fraud.external",
         "alert_id": t.stock_alert,
         "price_list_id": t.price_list,
+        "entry_id": t.denylist_entry,
     }
     if op_id == "delete_price":
         values["sku"] = MATRIX_NOBODY
@@ -665,6 +679,9 @@ _DECIDED_BY_STATE = {
     "edit_order_line",
     "remove_order_line",
     "request_return",
+    # The matrix's order was never sent to fraud review.
+    "approve_review",
+    "reject_review",
 }
 
 

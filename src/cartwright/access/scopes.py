@@ -27,6 +27,8 @@ class Scope(StrEnum):
     PRICING_WRITE = "pricing:write"
     FLAGS_READ = "flags:read"
     FLAGS_WRITE = "flags:write"
+    RISK_READ = "risk:read"
+    RISK_WRITE = "risk:write"
     # Storefront scopes: what a publishable key can do.
     CATALOG_READ = "catalog:read"
     CARTS_WRITE = "carts:write"

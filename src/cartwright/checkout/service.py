@@ -32,7 +32,7 @@ from cartwright.cart.errors import CartChanging
 from cartwright.cart.service import Quote
 from cartwright.channels import service as channels
 from cartwright.channels.service import CaptureMethod
-from cartwright.checkout import repository
+from cartwright.checkout import repository, screening
 from cartwright.checkout.recovery import recover_due
 from cartwright.checkout.resolution import (
     Answer,
@@ -58,6 +58,7 @@ from cartwright.payments.connector import AuthorizeRequest
 from cartwright.payments.gateway import TIMED_OUT
 from cartwright.payments.service import Payment
 from cartwright.platform import Platform
+from cartwright.risk.service import FailureMode
 
 log = structlog.get_logger("cartwright.checkout")
 
@@ -245,14 +246,33 @@ async def _checkout(
     else:
         raise CartChanging("The cart keeps changing; try again.")
 
+    # Fraud screening (ADR 0024), no transaction open: a rejection is taken as a decline
+    # without calling the provider; a review only authorizes.
+    # When the external fraud service cannot answer: closed if the channel or the
+    # platform's setting (CARTWRIGHT_FRAUD_FAILURE_MODE) says so, the stricter one winning.
+    closed = FailureMode.CLOSED.value in (channel.fraud_failure_mode, settings.fraud_failure_mode)
+    screened = await screening.screen(
+        p,
+        checkout_id,
+        order,
+        token,
+        failure_mode=FailureMode.CLOSED if closed else FailureMode.OPEN,
+    )
+    order = screened.order
+
     # The provider call: no transaction is open while we wait for it.
     failpoint("checkout.before_authorize")
-    request = AuthorizeRequest(payment_id, order.total, order.currency, token, capture)
+    request = AuthorizeRequest(
+        payment_id, order.total, order.currency, token, capture and not screened.hold_capture
+    )
     with telemetry.span(
         "checkout.provider_call", {"payment.id": payment_id, "payment.provider": provider}
     ) as span:
         try:
-            result = await p.gateway.authorize(provider, request)
+            if screened.refusal is not None:
+                result = screened.refusal
+            else:
+                result = await p.gateway.authorize(provider, request)
         except ProviderUnavailable:
             # Every attempt failed. A 5xx does not prove the provider did nothing: void the
             # key there before answering 503; if even that cannot be confirmed, the result

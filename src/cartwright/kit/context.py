@@ -37,6 +37,9 @@ class RequestInfo:
     # The API key (or `cli`) that acts; set once the caller is authenticated.
     actor_key_id: str | None = None
     actor_kind: ActorKind | None = None
+    # True when `client_address` is what a trusted proxy said (not the TCP peer, not a
+    # proxy itself): only such an address is counted by the fraud screening's velocity.
+    client_address_vouched: bool = False
 
     @property
     def audited(self) -> bool:

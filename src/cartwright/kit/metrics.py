@@ -256,3 +256,8 @@ consumer_lag = Gauge(
     ["consumer"],
     multiprocess_mode="livemax",
 )
+risk_decisions = Counter(
+    "cartwright_risk_decisions_total",
+    "Checkouts screened for fraud, by decision (accept, review, reject).",
+    ["decision"],
+)

@@ -74,3 +74,15 @@ def client_address(
             break
     # Every hop a trusted proxy (or no usable entry): the left-most one seen, or the peer.
     return str(found) if found is not None else peer
+
+
+def vouched(address: str, peer: str | None, trusted: tuple[Network, ...]) -> bool:
+    """Whether `address` (from `client_address`) came from a trusted proxy's
+    X-Forwarded-For: the peer is a trusted proxy and the address is neither the peer nor
+    another trusted proxy."""
+    if peer is None or address == peer or not trusted:
+        return False
+    peer_address, parsed = _address(peer), _address(address)
+    if peer_address is None or parsed is None or not _trusted(peer_address, trusted):
+        return False
+    return not _trusted(parsed, trusted)

@@ -269,6 +269,44 @@ class Settings(BaseSettings):
     # Our captures and refunds recorded this close before a report's end may reach the
     # provider's books the next day: they are looked for in the next day's run instead.
     reconciliation_grace_s: float = Field(default=600.0, ge=0, le=86400)
+    # Fraud screening (risk/, ADR 0024). Points at or above `risk_review_score` send the
+    # order to review (authorized, not captured), at or above `risk_reject_score` refuse
+    # the checkout (402 payment_declined, decline_code risk_rejected).
+    risk_review_score: int = Field(default=50, ge=1, le=1000)
+    risk_reject_score: int = Field(default=80, ge=1, le=1000)
+    # Velocity: more than this many checkouts within `risk_velocity_window_s` per email,
+    # per client address (public addresses vouched for by a trusted proxy only) and per
+    # card fingerprint (sandbox test tokens have none) adds `risk_velocity_points`; 0
+    # turns a rule off. Per email is off by default: a benchmark or a test suite checks
+    # out many carts under one email. Counted in Redis with `redis_url` (every process),
+    # else in each process's memory (an approximation: N processes allow N times as many).
+    risk_velocity_window_s: int = Field(default=3600, ge=1, le=7 * 86400)
+    risk_velocity_email: int = Field(default=0, ge=0)
+    risk_velocity_address: int = Field(default=30, ge=0)
+    risk_velocity_fingerprint: int = Field(default=10, ge=0)
+    risk_velocity_points: int = Field(default=50, ge=0, le=1000)
+    # Amount thresholds per currency, in minor units: `EUR:100000:500000,JPY:100000:500000`
+    # (from the first amount, `risk_amount_review_points`; from the second,
+    # `risk_amount_reject_points`). Empty: no amount rule.
+    risk_amount_thresholds: str = ""
+    risk_amount_review_points: int = Field(default=50, ge=0, le=1000)
+    risk_amount_reject_points: int = Field(default=100, ge=0, le=1000)
+    # Billing country differs from shipping country; the client address's country (only
+    # with a geo lookup seam, none by default) differs from the billing country.
+    risk_country_mismatch_points: int = Field(default=20, ge=0, le=1000)
+    # How long a process keeps the denylist it read (a change reaches every process
+    # within this many seconds).
+    risk_denylist_ttl_s: float = Field(default=5.0, ge=0, le=300)
+    # The external fraud service (risk/providers.py): `none` or `sift` (Sift's Score API,
+    # `risk_sift_api_key`, `risk_sift_url`). Each call is bounded by
+    # `risk_provider_timeout_s` and a breaker; when it cannot answer, the failure mode
+    # decides: `open` (built-in rules only, `fraud_fallback: fail_open` on the order) or
+    # `closed` (review). The channels' `fraud_failure_mode` overrides this default.
+    risk_provider: Literal["none", "sift"] = "none"
+    risk_sift_api_key: SecretStr | None = None
+    risk_sift_url: str = "https://api.sift.com"
+    risk_provider_timeout_s: float = Field(default=1.0, gt=0, le=30)
+    fraud_failure_mode: Literal["open", "closed"] = "open"
 
     def publishable_rate(self) -> Rate:
         return parse_rate(self.rate_limit_publishable, "publishable")
@@ -350,6 +388,16 @@ class Settings(BaseSettings):
             parse_networks(self.trusted_proxies)
         except InvalidNetwork as exc:
             problems.append(f"CARTWRIGHT_TRUSTED_PROXIES: {exc}")
+        if self.risk_review_score > self.risk_reject_score:
+            problems.append(
+                "CARTWRIGHT_RISK_REVIEW_SCORE must not exceed CARTWRIGHT_RISK_REJECT_SCORE"
+            )
+        try:
+            self.risk_amount_limits()
+        except ValueError as exc:
+            problems.append(f"CARTWRIGHT_RISK_AMOUNT_THRESHOLDS: {exc}")
+        if self.risk_provider == "sift" and self.risk_sift_api_key is None:
+            problems.append("CARTWRIGHT_RISK_PROVIDER=sift needs CARTWRIGHT_RISK_SIFT_API_KEY")
         try:
             self.provider_fee_schedules()
         except ValueError as exc:
@@ -383,6 +431,25 @@ class Settings(BaseSettings):
                 raise ValueError(f"{provider}: percent_bp (0..10000) and fixed are whole numbers")
             schedules[str(provider)] = (bp, fixed)
         return schedules
+
+    def risk_amount_limits(self) -> dict[str, tuple[int, int]]:
+        """`risk_amount_thresholds` as {currency: (review_from, reject_from)} in minor
+        units; ValueError when malformed."""
+        limits: dict[str, tuple[int, int]] = {}
+        for part in self.risk_amount_thresholds.split(","):
+            if not part.strip():
+                continue
+            fields = [f.strip() for f in part.split(":")]
+            if len(fields) != 3 or len(fields[0]) != 3 or not fields[0].isalpha():
+                raise ValueError(f"{part.strip()!r} is not CUR:review_from:reject_from")
+            try:
+                review, reject = int(fields[1]), int(fields[2])
+            except ValueError:
+                raise ValueError(f"{part.strip()!r}: amounts are whole minor units") from None
+            if review <= 0 or reject < review:
+                raise ValueError(f"{part.strip()!r}: 0 < review_from <= reject_from")
+            limits[fields[0].upper()] = (review, reject)
+        return limits
 
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

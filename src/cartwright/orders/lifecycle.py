@@ -48,6 +48,7 @@ def state_of(row: Row | dict[str, Any]) -> dict[str, Any]:
         "fulfillment_status": row["fulfillment_status"],
         "payment_status": row["payment_status"],
         "canceling": row["cancel_requested_at"] is not None and row["status"] == "open",
+        "risk_review": row["risk_review"],
     }
 
 

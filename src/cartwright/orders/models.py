@@ -49,6 +49,11 @@ orders = sa.Table(
     sa.Column("tax_id", sa.String(32), nullable=True),
     sa.Column("tax_exempt_reason", sa.String(32), nullable=True),
     sa.Column("tax_estimated", sa.Boolean, server_default=sa.false(), nullable=False),
+    # The fraud screening's verdict (`{score, decision, reasons[, fraud_fallback]}`, ADR
+    # 0024) and, for an order sent to review, where its review is: pending (payment
+    # authorized only, no fulfilment), approved or rejected.
+    sa.Column("risk", Json, nullable=True),
+    sa.Column("risk_review", sa.String(16), nullable=True),
 )
 
 order_lines = sa.Table(

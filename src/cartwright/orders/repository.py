@@ -10,7 +10,7 @@ ORDER_COLUMNS = (
     " shipping_address, billing_address, shipping_method, subtotal, discount, shipping, tax,"
     " total, amount_captured, amount_refunded, next_action, created_at,"
     " updated_at, customer_id, dispute, cancel_requested_at, channel, tax_id,"
-    " tax_exempt_reason, tax_estimated"
+    " tax_exempt_reason, tax_estimated, risk, risk_review"
 )
 
 
@@ -31,8 +31,9 @@ def insert_order_stmt(values: Sequence[object]) -> Stmt:
         " currency, email, shipping_address, billing_address, shipping_method, subtotal,"
         " discount, shipping, tax, total, amount_captured, next_action,"
         " created_at, updated_at, customer_id, shipping_fallback, channel, tax_id,"
-        " tax_exempt_reason, tax_estimated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-        " $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, $22, $23, $24, $25)",
+        " tax_exempt_reason, tax_estimated, risk, risk_review) VALUES ($1, $2, $3, $4, $5, $6,"
+        " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, $22,"
+        " $23, $24, $25, $26, $27)",
         *values,
     )
 
@@ -501,5 +502,21 @@ async def move_return(
         target,
         received,
         refund_id,
+        now,
+    )
+
+
+async def move_risk_review(
+    conn: Conn, order_id: str, *, from_review: str, to_review: str, now: datetime
+) -> Row | None:
+    """Move an open order's fraud review on (guarded: only from `from_review`, and not
+    while a cancellation is under way)."""
+    return await conn.fetchrow(
+        "UPDATE orders SET risk_review = $3, updated_at = $4 WHERE id = $1"
+        " AND risk_review = $2 AND status = 'open' AND cancel_requested_at IS NULL"
+        f" RETURNING {ORDER_COLUMNS}",
+        order_id,
+        from_review,
+        to_review,
         now,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -53,6 +53,26 @@ class OrderTax(BaseModel):
     estimated: bool  # the tax provider did not answer: the built-in rates were used
 
 
+class RiskReasonOut(BaseModel):
+    code: str
+    points: int
+    detail: str
+
+
+class OrderRisk(BaseModel):
+    """The fraud screening's verdict (ADR 0024)."""
+
+    score: int
+    decision: Literal["accept", "review", "reject"]
+    reasons: list[RiskReasonOut]
+    # Set when the external fraud service could not answer: `fail_open` (built-in rules
+    # only) or `fail_closed` (sent to review).
+    fraud_fallback: Literal["fail_open", "fail_closed"] | None = None
+    # Where a review is: pending (authorized, not captured, not fulfilled), approved,
+    # rejected; None when the order was not sent to review.
+    review: Literal["pending", "approved", "rejected"] | None
+
+
 class OrderOut(BaseModel):
     id: str
     number: int
@@ -74,6 +94,7 @@ class OrderOut(BaseModel):
     channel: str
     dispute: OrderDispute | None
     tax: OrderTax
+    risk: OrderRisk | None
     created_at: datetime
     updated_at: datetime
 

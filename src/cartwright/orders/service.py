@@ -67,6 +67,8 @@ class NewOrder:
     tax_id: str | None = None
     tax_exempt_reason: str | None = None
     tax_estimated: bool = False
+    # The fraud screening's verdict (`risk.rules.Verdict.as_json`); None before 0022.
+    risk: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return orjson.dumps(self).decode()
@@ -169,9 +171,28 @@ def present(order: Row, lines: Sequence[Row]) -> dict[str, Any]:
             "exempt_reason": order["tax_exempt_reason"],
             "estimated": bool(order["tax_estimated"]),
         },
+        "risk": present_risk(order["risk"], order["risk_review"]),
         "created_at": clock.isoformat(order["created_at"]),
         "updated_at": clock.isoformat(order["updated_at"]),
     }
+
+
+def present_risk(risk: Any, review: str | None) -> dict[str, Any] | None:
+    """The screening's verdict as the order shows it, with where its review is (`pending`,
+    `approved`, `rejected`; None when it was not sent to review)."""
+    doc = _json(risk)
+    if doc is None:
+        return None
+    return {**doc, "review": review}
+
+
+RISK_REVIEW_PENDING = "pending"
+
+
+def _risk_review(order: NewOrder) -> str | None:
+    if order.risk is not None and order.risk.get("decision") == "review":
+        return RISK_REVIEW_PENDING
+    return None
 
 
 def _line_rows(order: NewOrder) -> list[tuple[object, ...]]:
@@ -272,6 +293,8 @@ def plan_placement(
         order.tax_id,
         order.tax_exempt_reason,
         order.tax_estimated,
+        orjson.dumps(order.risk).decode() if order.risk is not None else None,
+        _risk_review(order),
     )
     row: dict[str, Any] = dict(zip(_ORDER_FIELDS, values, strict=True))
     # `present` takes the documents as they are, not as the JSON text written for them.
@@ -282,13 +305,16 @@ def plan_placement(
         billing_address=order.billing_address,
         next_action=next_action,
         dispute=None,
+        risk=order.risk,
     )
     line_rows = _line_rows(order)
     view = present(row, _line_views(line_rows))
     paid = payment_status in ("authorized", "captured")
-    event = Event("order.placed" if paid else "order.created", order.order_id, view)
+    recorded = [Event("order.placed" if paid else "order.created", order.order_id, view)]
+    if row["risk_review"] == RISK_REVIEW_PENDING:
+        recorded.append(Event("order.risk_review", order.order_id, view))
     statements = [repository.insert_order_stmt(values), repository.insert_lines_stmt(line_rows)]
-    return view, [event], statements
+    return view, recorded, statements
 
 
 _ORDER_FIELDS = (
@@ -317,6 +343,8 @@ _ORDER_FIELDS = (
     "tax_id",
     "tax_exempt_reason",
     "tax_estimated",
+    "risk",
+    "risk_review",
 )
 
 

@@ -8,7 +8,8 @@
 Every route that changes an order asks `require(action, order)` first; whatever the table
 below does not allow is 409 `invalid_state` with the order's current statuses in the
 problem. The writes that follow are still guarded (a concurrent change is caught there).
-An order whose cancellation has begun (`canceling`) allows nothing but finishing it.
+An order whose cancellation has begun (`canceling`) allows nothing but finishing it; one
+held for fraud review (`risk_review` pending) is neither fulfilled nor captured.
 """
 
 from __future__ import annotations
@@ -114,9 +115,20 @@ def statuses(order: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# An order held for fraud review (ADR 0024) is neither shipped nor captured until the
+# review is approved; it may be canceled (that is what rejecting it does).
+HELD_IN_REVIEW = frozenset({Action.FULFIL, Action.CAPTURE})
+
+
+def in_review(order: Mapping[str, Any]) -> bool:
+    return order.get("risk_review") == "pending"
+
+
 def allows(action: Action, order: Mapping[str, Any]) -> bool:
     rule = TRANSITIONS[action]
     if order.get("canceling") and action is not Action.CANCEL:
+        return False
+    if in_review(order) and action in HELD_IN_REVIEW:
         return False
     return (
         order["status"] in rule.status
@@ -130,6 +142,11 @@ def require(action: Action, order: Mapping[str, Any], detail: str | None = None)
     if allows(action, order):
         return
     now = statuses(order)
+    if detail is None and in_review(order) and action in HELD_IN_REVIEW:
+        detail = (
+            f"An order held for fraud review cannot {action.value}; approve its review"
+            " first (POST /v1/orders/{id}/risk/approve)."
+        )
     raise InvalidState(
         detail
         or (

@@ -15,7 +15,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cartwright.kit import context, telemetry
-from cartwright.kit.netaddr import Network, client_address
+from cartwright.kit.netaddr import Network, client_address, vouched
 
 HEADER = b"request-id"
 FORWARDED_FOR = b"x-forwarded-for"
@@ -40,6 +40,9 @@ class RequestContext:
         else:
             address = peer
         info = context.begin(client_address=address)
+        info.client_address_vouched = address is not None and vouched(
+            address, peer, self.trusted_proxies
+        )
         # The request span (when traced) names the request id a customer may quote.
         telemetry.annotate("cartwright.request_id", info.request_id)
         header = (HEADER, info.request_id.encode())
