@@ -16,6 +16,7 @@ from cartwright.ledger import models as _ledger  # noqa: F401
 from cartwright.notifications import models as _notifications  # noqa: F401
 from cartwright.orders import models as _orders  # noqa: F401
 from cartwright.payments import models as _payments  # noqa: F401
+from cartwright.promotions import models as _promotions  # noqa: F401
 from cartwright.reconciliation import models as _reconciliation  # noqa: F401
 from cartwright.risk import models as _risk  # noqa: F401
 from cartwright.webhooks import models as _webhooks  # noqa: F401

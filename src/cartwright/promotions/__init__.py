@@ -1,0 +1,1 @@
+"""Promotions: automatic and code promotions, their limits, and the engine that prices them."""
