@@ -2,7 +2,7 @@
 redemptions by order, per-customer uses, and the codes applied to carts (ADR 0022).
 
 Revision ID: 0020
-Revises: 0018 (the lead rechains it after channels' migration when merging)
+Revises: 0022 (the lead rechains it after channels' migration when merging)
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
