@@ -56,6 +56,7 @@ SERVER_ENV = {
     "CARTWRIGHT_WAREHOUSE_CACHE_TTL_S": "0",
     # Likewise channels and price lists: a test sees its own change on every server process.
     "CARTWRIGHT_CHANNEL_CACHE_TTL_S": "0",
+    "CARTWRIGHT_PROMOTION_CACHE_TTL_S": "0",
 }
 
 

@@ -49,6 +49,7 @@ from cartwright.ops.api import router as ops_router
 from cartwright.ops.logging import configure_logging
 from cartwright.orders.api import router as orders_router
 from cartwright.platform import Platform
+from cartwright.promotions.api import router as promotions_router
 from cartwright.reconciliation.api import router as reconciliation_router
 from cartwright.risk.api import router as risk_router
 from cartwright.web import openapi as openapi_doc
@@ -227,6 +228,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         channels_router,
         notifications_router,
         risk_router,
+        promotions_router,
         ops_router,
     ):
         app.include_router(router)

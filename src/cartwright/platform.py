@@ -19,7 +19,13 @@ from cartwright.customers import groups as customer_groups
 from cartwright.customers.tokens import CustomerTokens
 from cartwright.events.brokers.job import RelayJob, holder_name
 from cartwright.events.consumers import ConsumerJob, Handler
-from cartwright.flags.known import FRAUD_EXTERNAL, SHIPPING_EXTERNAL, TAX_EXTERNAL, known_flags
+from cartwright.flags.known import (
+    FRAUD_EXTERNAL,
+    PROMOTIONS,
+    SHIPPING_EXTERNAL,
+    TAX_EXTERNAL,
+    known_flags,
+)
 from cartwright.flags.service import Flags
 from cartwright.inventory.locations import StockLocations
 from cartwright.kit.crypto import SecretKeys, load_or_create_key_file
@@ -36,6 +42,7 @@ from cartwright.payments.connectors.sandbox.wire import AiohttpWire
 from cartwright.payments.connectors.stripe.client import StripeConnector
 from cartwright.payments.gateway import Gateway
 from cartwright.payments.routing import InvalidRoutes
+from cartwright.promotions.service import PromotionBook
 from cartwright.providers.service import from_settings
 from cartwright.risk.service import Screener
 from cartwright.sandbox_psp.inprocess import InProcessClient
@@ -242,6 +249,9 @@ class Platform:
                 providers,
                 PriceLists(settings.channel_cache_ttl_s),
                 customer_group=customer_groups.group_of,
+                promotions=PromotionBook(
+                    settings.promotion_cache_ttl_s, switch=flags.switch(PROMOTIONS)
+                ),
             ),
             provider_clients=provider_clients,
             gateway=gateway,

@@ -138,6 +138,15 @@ RULES: dict[str, Rule] = {
     "get_run": Rule("secret", "reconciliation:read"),
     "list_discrepancies": Rule("secret", "reconciliation:read"),
     "resolve_discrepancy": Rule("secret", "reconciliation:write"),
+    "list_promotions": Rule("secret", "promotions:read"),
+    "get_promotion": Rule("secret", "promotions:read"),
+    "list_codes": Rule("secret", "promotions:read"),
+    "create_promotion": Rule("secret", "promotions:write"),
+    "update_promotion": Rule("secret", "promotions:write"),
+    "deactivate_promotion": Rule("secret", "promotions:write"),
+    "generate_codes": Rule("secret", "promotions:write"),
+    "add_promotion_code": Rule("cart", "carts:write"),
+    "remove_promotion_code": Rule("cart", "carts:write"),
     "create_cart": Rule("new_cart", "carts:write"),
     "get_cart": Rule("cart", "carts:write"),
     "update_cart": Rule("cart", "carts:write"),
@@ -207,6 +216,12 @@ class Targets:
     webhook_delivery: str = ""
     price_list: str = ""
     denylist_entry: str = ""
+    # A code promotion for a SKU no cart holds, its code, one to deactivate, and a cart of
+    # customer A holding the code (for its removal).
+    promotion: str = ""
+    promotion_code: str = ""
+    promotion_deactivate: str = ""
+    cart_code_remove_a: str = ""
     only: dict[str, str] = field(default_factory=dict)  # scope -> key with just it
     all_but: dict[str, str] = field(default_factory=dict)  # scope -> key with all others
 
@@ -415,6 +430,25 @@ async def build(server: Server, admin: httpx.AsyncClient, idp: IdentityProvider)
         "/v1/risk/denylist", json={"kind": "email", "value": "matrix@fraud.invalid"}
     )
     targets.denylist_entry = (await ok(listed, 201))["id"]
+    code = "MATRIX" + uuid.uuid4().hex[:10].upper()
+    promotion = {"kind": "percentage", "value": 5, "stacking": "stackable", "skus": [MATRIX_NOBODY]}
+    made = await ok(
+        await admin.post("/v1/promotions", json={"name": "Matrix", "code": code, **promotion}),
+        201,
+    )
+    targets.promotion, targets.promotion_code = made["id"], code
+    other = {"name": "Matrix off", "code": code + "X", **promotion}
+    targets.promotion_deactivate = (await ok(await admin.post("/v1/promotions", json=other), 201))[
+        "id"
+    ]
+    targets.cart_code_remove_a, _ = await cart_with_line(c, as_a, sku)
+    await ok(
+        await c.post(
+            f"/v1/carts/{targets.cart_code_remove_a}/promotion-codes",
+            json={"code": code},
+            headers=as_a,
+        )
+    )
     return targets
 
 
@@ -502,13 +536,28 @@ def valid_body(op_id: str, t: Targets) -> Any:
         # On, as it is: a kill switch the session's other tests never see move.
         "set_flag": {"enabled": True},
         "add_to_denylist": {"kind": "email_domain", "value": "matrix.invalid"},
+        # A code promotion (applied to no cart but by its code) for a SKU no cart holds.
+        "create_promotion": {
+            "name": "Matrix",
+            "code": "MATRIX" + uuid.uuid4().hex[:10].upper(),
+            "kind": "free_shipping",
+            "stacking": "stackable",
+            "skus": [MATRIX_NOBODY],
+        },
+        "update_promotion": {"name": "Matrix"},
+        "generate_codes": {"count": 1},
+        "add_promotion_code": {"code": t.promotion_code},
     }
     return bodies.get(op_id)
 
 
 def url(op_id: str, t: Targets) -> str:
     _, path, _ = t.operations[op_id]
-    cart = {"checkout": t.cart_checkout_a, "remove_line": t.cart_remove_a}.get(op_id, t.cart_a)
+    cart = {
+        "checkout": t.cart_checkout_a,
+        "remove_line": t.cart_remove_a,
+        "remove_promotion_code": t.cart_code_remove_a,
+    }.get(op_id, t.cart_a)
     line = t.line_remove_a if op_id == "remove_line" else t.line_a
     if op_id in ("edit_order_line", "remove_order_line"):
         line = order_line(t.order_guest)
@@ -536,6 +585,10 @@ def url(op_id: str, t: Targets) -> str:
         "alert_id": t.stock_alert,
         "price_list_id": t.price_list,
         "entry_id": t.denylist_entry,
+        "promotion_id": (
+            t.promotion_deactivate if op_id == "deactivate_promotion" else t.promotion
+        ),
+        "code": t.promotion_code,
     }
     if op_id == "delete_price":
         values["sku"] = MATRIX_NOBODY
@@ -631,7 +684,7 @@ def owners(
         return callers
     if rule.kind == "new_cart":
         return [("signed-in customer", target, as_a), ("guest", target, bearer(t.pk))]
-    if rule.kind == "cart" and op_id not in ("checkout", "remove_line"):
+    if rule.kind == "cart" and op_id not in ("checkout", "remove_line", "remove_promotion_code"):
         # A back office sees every cart; checkout and removing the line happen once.
         assert rule.scope is not None
         return [

@@ -29,6 +29,8 @@ class Scope(StrEnum):
     FLAGS_WRITE = "flags:write"
     RISK_READ = "risk:read"
     RISK_WRITE = "risk:write"
+    PROMOTIONS_READ = "promotions:read"
+    PROMOTIONS_WRITE = "promotions:write"
     # Storefront scopes: what a publishable key can do.
     CATALOG_READ = "catalog:read"
     CARTS_WRITE = "carts:write"

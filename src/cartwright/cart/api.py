@@ -8,6 +8,8 @@ from cartwright.cart import service
 from cartwright.cart.errors import CartClosed, CartLineLimit
 from cartwright.cart.schemas import CartIn, CartOut, CartUpdate, LineIn, LineUpdate, ShippingMethods
 from cartwright.kit.db import Conn
+from cartwright.promotions.errors import PromotionInvalid
+from cartwright.promotions.schemas import CartCodeIn
 from cartwright.web.body import json_body
 from cartwright.web.deps import Shopper, customer_shopper, platform, shopper
 from cartwright.web.idempotent import run_idempotent
@@ -191,3 +193,43 @@ async def claim_cart(
         )
 
     return await run_idempotent(request, work)
+
+
+@router.post(
+    "/carts/{cart_id}/promotion-codes",
+    openapi_extra=storefront_operation(
+        ok={200: CartOut},
+        body=CartCodeIn,
+        problems=[CartClosed, PromotionInvalid],
+        idempotency="optional",
+        links={200: CART_LINKS},
+    ),
+)
+async def add_promotion_code(
+    request: Request,
+    cart_id: str,
+    who: Shopper = Depends(storefront),
+    data: CartCodeIn = Depends(json_body(CartCodeIn)),
+) -> Response:
+    """Apply a code (case does not matter). Unknown, expired, used up or not for this cart's
+    currency or channel: 422 `promotion_invalid` with its `reason`. A code whose conditions
+    the cart does not meet yet (a minimum subtotal, SKUs) stays: `promotions_considered`
+    says why it does not apply."""
+    pricing = platform(request).pricing
+
+    async def work(conn: Conn) -> tuple[int, object]:
+        return 200, await service.add_code(conn, pricing, who.viewer, cart_id, data.code)
+
+    return await run_idempotent(request, work)
+
+
+@router.delete(
+    "/carts/{cart_id}/promotion-codes/{code}",
+    openapi_extra=storefront_operation(ok={200: CartOut}, problems=[CartClosed]),
+)
+async def remove_promotion_code(
+    request: Request, cart_id: str, code: str, who: Shopper = Depends(storefront)
+) -> Response:
+    p = platform(request)
+    async with p.db.transaction() as conn:
+        return json_response(await service.remove_code(conn, p.pricing, who.viewer, cart_id, code))

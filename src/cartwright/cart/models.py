@@ -24,6 +24,11 @@ carts = sa.Table(
     sa.Column("channel", sa.String(64), nullable=False, server_default="default"),
     # A business customer's tax id (normalized; an EU VAT number's format checked).
     sa.Column("tax_id", sa.String(32), nullable=True),
+    # The promotion codes the shopper applied, as a JSON list, in the order applied.
+    sa.Column("promotion_codes", Json, nullable=True),
+    # The promotions the cart was last shown with after a change (`{id: amount}`):
+    # checkout refuses to charge more than that unseen when one ran out (ADR 0028).
+    sa.Column("promotions_shown", Json, nullable=True),
 )
 
 cart_lines = sa.Table(

@@ -7,7 +7,8 @@ from cartwright.kit.db import Conn, Dialect, Row, Stmt, placeholders, stmt
 
 CART_COLUMNS = (
     "id, currency, email, status, shipping_address, billing_address, shipping_method,"
-    " order_id, created_at, updated_at, customer_id, channel, tax_id"
+    " order_id, created_at, updated_at, customer_id, channel, tax_id, promotion_codes,"
+    " promotions_shown"
 )
 
 
@@ -60,6 +61,15 @@ async def update_fields(
         cart_id,
         now,
         *(fields[c] for c in columns),
+    )
+
+
+async def set_promotions_shown(conn: Conn, cart_id: str, shown: str | None) -> None:
+    """What the shopper was shown of the promotions (the cart's version unchanged)."""
+    await conn.execute(
+        "UPDATE carts SET promotions_shown = $2 WHERE id = $1 AND status = 'open'",
+        cart_id,
+        shown,
     )
 
 
@@ -145,7 +155,7 @@ async def get_with_lines(conn: Conn, cart_id: str) -> tuple[Row, list[Row]] | No
     rows = await conn.fetch(
         "SELECT c.id, c.currency, c.email, c.status, c.shipping_address, c.billing_address,"
         " c.shipping_method, c.order_id, c.created_at, c.updated_at, c.customer_id, c.channel,"
-        " c.tax_id,"
+        " c.tax_id, c.promotion_codes, c.promotions_shown,"
         " l.id AS line_id,"
         " l.sku AS line_sku, l.quantity AS line_quantity"
         " FROM carts c LEFT JOIN cart_lines l ON l.cart_id = c.id WHERE c.id = $1"

@@ -94,6 +94,28 @@ class PriceSourceOut(BaseModel):
     reason: str
 
 
+class LineDiscountOut(BaseModel):
+    promotion_id: str
+    amount: MoneyOut
+
+
+class CartPromotionOut(BaseModel):
+    id: str
+    name: str
+    code: str | None  # the code that brought it (None: automatic)
+    amount: MoneyOut
+
+
+class ConsideredPromotionOut(BaseModel):
+    """A promotion the cart was priced against, and why it did or did not apply
+    (docs/promotions.md lists the reasons)."""
+
+    id: str
+    name: str
+    code: str | None
+    reason: str
+
+
 class CartLineOut(BaseModel):
     id: str
     sku: str
@@ -103,6 +125,10 @@ class CartLineOut(BaseModel):
     unit_price: MoneyOut | None
     price_source: PriceSourceOut
     total: MoneyOut | None
+    # The line's share of the discount (its part of a shipping discount included), and of
+    # each promotion applied.
+    discount: MoneyOut | None
+    discounts: list[LineDiscountOut]
     tax: MoneyOut | None
 
 
@@ -132,6 +158,9 @@ class CartOut(BaseModel):
     shipping_method: str | None
     totals: CartTotals
     tax: CartTax
+    promotion_codes: list[str]
+    promotions: list[CartPromotionOut]  # their amounts add up to `totals.discount`
+    promotions_considered: list[ConsideredPromotionOut]
     order_id: str | None
     customer_id: str | None
     channel: str

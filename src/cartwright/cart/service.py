@@ -27,6 +27,10 @@ from cartwright.kit import clock, ids, privacy
 from cartwright.kit.db import Conn, Row, Stmt
 from cartwright.kit.errors import AppError, NotFound, ValidationFailed
 from cartwright.kit.viewer import Viewer
+from cartwright.promotions import engine as promotion_engine
+from cartwright.promotions import service as promotions
+from cartwright.promotions.errors import PromotionInvalid
+from cartwright.promotions.service import Priced, PromotionBook
 from cartwright.providers import service as providers
 from cartwright.providers.service import Providers, TaxClass, TaxLine, TaxRequest, normalize_tax_id
 
@@ -48,12 +52,13 @@ async def _no_groups(conn: Conn, customer_id: str) -> str | None:
 @dataclass(frozen=True, slots=True)
 class Pricing:
     """What a cart is priced with: the catalog's base prices, the price lists, the
-    customers' groups, and the tax and shipping providers."""
+    customers' groups, the promotions, and the tax and shipping providers."""
 
     prices: catalog.PriceBook
     providers: Providers
     price_lists: PriceLists = field(default_factory=PriceLists)
     customer_group: GroupLookup = _no_groups
+    promotions: PromotionBook = field(default_factory=PromotionBook)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,10 @@ class QuotedLine:
     tax: int
     # Which price applied and why (a price list's, or the variant's base price).
     price_source: PriceSource = price_lists.BASE
+    # The line's share of the discount (its part of a shipping discount included), and of
+    # each promotion: (promotion id, amount).
+    discount: int = 0
+    discounts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,8 @@ class Quote:
     tax_exempt_reason: str | None = None  # e.g. reverse_charge
     tax_estimated: bool = False  # the tax provider did not answer: the tables' rates
     prices_include_tax: bool = False
+    promotion_codes: tuple[str, ...] = ()  # the codes the shopper applied
+    promotions: Priced | None = None  # what the promotions did (None: none active)
 
     @property
     def total(self) -> int:
@@ -126,6 +137,11 @@ def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
+def codes_of(cart: Row) -> tuple[str, ...]:
+    """The promotion codes applied to the cart."""
+    return tuple(_json(cart["promotion_codes"]) or ())
+
+
 def _country(address: dict[str, Any] | None) -> str | None:
     return None if address is None else address.get("country")
 
@@ -145,11 +161,11 @@ async def quote(
     line_rows: Sequence[Row] | None = None,
     *,
     prices_include_tax: bool | None = None,
-    line_discounts: Sequence[int] | None = None,
 ) -> Quote:
     """The cart priced. `prices_include_tax` is the channel's unless given (the tax is
-    extracted from the prices, the total unchanged; line and shipping amounts shown net);
-    `line_discounts` (promotions) are taken off each line before tax."""
+    extracted from the prices, the total unchanged; line and shipping amounts shown net).
+    The promotions' line discounts are taken off the lines before tax, and a shipping
+    discount off the shipping; each line's share shows both."""
     if line_rows is None:
         line_rows = await repository.lines(conn, cart["id"])
     currency = cart["currency"]
@@ -188,7 +204,28 @@ async def quote(
     shipping = method.price if method else 0
     if prices_include_tax is None:
         prices_include_tax = channel.prices_include_tax
-    discounts = list(line_discounts) if line_discounts is not None else [0] * len(priced)
+    codes = codes_of(cart)
+    offer = promotion_engine.Cart(
+        lines=[
+            promotion_engine.Line(row["id"], row["sku"], row["quantity"], unit_price or 0, amount)
+            for (row, _, unit_price, _), amount in zip(priced, amounts, strict=True)
+        ],
+        shipping=shipping,
+        currency=currency,
+        now=clock.utcnow(),
+        customer_id=customer_id,
+        customer_group=group,
+        channel=channel.code,
+    )
+    promoted = await pricing.promotions.price(conn, offer, codes)
+    discounts = list(promoted.line_discounts) if promoted else [0] * len(priced)
+    shipping_discount = promoted.shipping_discount if promoted else 0
+    shares = promoted.line_shares if promoted else (0,) * len(priced)
+    per_line: list[list[tuple[str, int]]] = [[] for _ in priced]
+    for applied in promoted.applied if promoted else ():
+        for i, share in enumerate(applied.line_shares):
+            if share:
+                per_line[i].append((applied.id, share))
     taxes = await pricing.providers.tax.quote(
         TaxRequest(
             currency=currency,
@@ -206,14 +243,14 @@ async def quote(
                     priced, amounts, discounts, strict=True
                 )
             ],
-            shipping=shipping,
+            shipping=shipping - shipping_discount,
             prices_include_tax=prices_include_tax,
             tax_id=cart["tax_id"],
         )
     )
     # Net of tax (and of the line discounts, which are the quote's discount).
     amounts = [net + d for net, d in zip(taxes.line_nets, discounts, strict=True)]
-    shipping = taxes.shipping_net
+    shipping = taxes.shipping_net + shipping_discount
     lines = [
         QuotedLine(
             line_id=row["id"],
@@ -225,9 +262,11 @@ async def quote(
             subtotal=amount,
             tax=tax,
             price_source=source,
+            discount=share,
+            discounts=tuple(mine),
         )
-        for (row, variant, unit_price, source), amount, tax in zip(
-            priced, amounts, taxes.line_taxes, strict=True
+        for (row, variant, unit_price, source), amount, tax, share, mine in zip(
+            priced, amounts, taxes.line_taxes, shares, per_line, strict=True
         )
     ]
     return Quote(
@@ -239,7 +278,7 @@ async def quote(
         shipping_method=method_code,
         lines=lines,
         subtotal=sum(amounts),
-        discount=sum(discounts),
+        discount=sum(discounts) + shipping_discount,
         shipping=shipping,
         tax=taxes.total,
         shipping_method_unavailable=method_code is not None and method is None,
@@ -254,6 +293,8 @@ async def quote(
         tax_exempt_reason=None if taxes.exempt_reason is None else taxes.exempt_reason.value,
         tax_estimated=taxes.estimated,
         prices_include_tax=prices_include_tax,
+        promotion_codes=codes,
+        promotions=promoted,
     )
 
 
@@ -278,6 +319,10 @@ def present(cart: Row, q: Quote) -> dict[str, Any]:
                 "unit_price": money(line.unit_price),
                 "price_source": line.price_source.present(),
                 "total": money(line.subtotal),
+                "discount": money(line.discount),
+                "discounts": [
+                    {"promotion_id": pid, "amount": money(amount)} for pid, amount in line.discounts
+                ],
                 "tax": money(line.tax),
             }
             for line in q.lines
@@ -298,6 +343,15 @@ def present(cart: Row, q: Quote) -> dict[str, Any]:
             "estimated": q.tax_estimated,
             "prices_include_tax": q.prices_include_tax,
         },
+        "promotion_codes": list(q.promotion_codes),
+        "promotions": [
+            {"id": a.id, "name": a.name, "code": a.code, "amount": money(a.amount)}
+            for a in (q.promotions.applied if q.promotions else ())
+        ],
+        "promotions_considered": [
+            {"id": c.id, "name": c.name, "code": c.code, "reason": c.reason.value}
+            for c in (q.promotions.considered if q.promotions else ())
+        ],
         "order_id": cart["order_id"],
         "customer_id": cart["customer_id"],
         "channel": q.channel,
@@ -306,8 +360,55 @@ def present(cart: Row, q: Quote) -> dict[str, Any]:
     }
 
 
-async def _view(conn: Conn, pricing: Pricing, cart: Row) -> dict[str, Any]:
-    return present(cart, await quote(conn, pricing, cart))
+async def _view(conn: Conn, pricing: Pricing, cart: Row, *, shown: bool = True) -> dict[str, Any]:
+    """The cart priced, for an answer. `shown`: after a change, the promotions it shows are
+    remembered as what the shopper saw (`lost_promotions`)."""
+    q = await quote(conn, pricing, cart)
+    if shown:
+        await remember_shown(conn, cart, q)
+    return present(cart, q)
+
+
+def _deal(q: Quote) -> dict[str, int]:
+    return {a.id: a.amount for a in q.promotions.applied} if q.promotions else {}
+
+
+async def remember_shown(conn: Conn, cart: Row, q: Quote) -> None:
+    deal = _deal(q)
+    if deal != (_json(cart["promotions_shown"]) or {}):
+        await repository.set_promotions_shown(
+            conn, cart["id"], orjson.dumps(deal).decode() if deal else None
+        )
+
+
+# Why a promotion shown may no longer apply without a promotion having run out: the cart's
+# contents, or a better deal.
+_CONTENT_REASONS = frozenset(
+    {
+        promotion_engine.Reason.MIN_SUBTOTAL_NOT_MET,
+        promotion_engine.Reason.NO_MATCHING_SKU,
+        promotion_engine.Reason.GROUP_NOT_ELIGIBLE,
+        promotion_engine.Reason.NOT_COMBINABLE,
+        promotion_engine.Reason.LOST_TO_BETTER_DEAL,
+        promotion_engine.Reason.NOTHING_TO_DISCOUNT,
+    }
+)
+
+
+def lost_promotions(cart: Row, q: Quote) -> list[str]:
+    """The promotions the shopper was shown that now give less because one ran out (used
+    up, its budget spent, ended or deactivated): checkout must not charge the difference
+    unseen."""
+    shown: dict[str, int] = _json(cart["promotions_shown"]) or {}
+    if not shown:
+        return []
+    deal = _deal(q)
+    reasons = {c.id: c.reason for c in q.promotions.considered} if q.promotions else {}
+    return [
+        pid
+        for pid, amount in shown.items()
+        if deal.get(pid, 0) < amount and reasons.get(pid) not in _CONTENT_REASONS
+    ]
 
 
 def require_visible(viewer: Viewer, cart_id: str, owner: str | None) -> None:
@@ -380,7 +481,7 @@ async def get_cart(conn: Conn, pricing: Pricing, viewer: Viewer, cart_id: str) -
     if cart is None:
         raise NotFound(f"No cart {cart_id}.")
     require_visible(viewer, cart_id, cart["customer_id"])
-    return await _view(conn, pricing, cart)
+    return await _view(conn, pricing, cart, shown=False)
 
 
 async def add_line(
@@ -496,6 +597,72 @@ async def shipping_methods(
     }
 
 
+# ---------------------------------------------------------------------------- promotions
+
+
+async def add_code(
+    conn: Conn, pricing: Pricing, viewer: Viewer, cart_id: str, code: str
+) -> dict[str, Any]:
+    """Apply a promotion code to the open cart (again: the cart as it is). An unknown code,
+    or one that cannot apply to this cart whatever it holds, is 422 `promotion_invalid`;
+    one whose conditions the cart does not meet yet stays, and the cart says why."""
+    cart = await _open_cart(conn, viewer, cart_id)
+    codes = codes_of(cart)
+    group = None
+    if cart["customer_id"] is not None:
+        group = await pricing.customer_group(conn, cart["customer_id"])
+    offer = promotion_engine.Cart(
+        lines=(),
+        shipping=0,
+        currency=cart["currency"],
+        now=clock.utcnow(),
+        customer_id=cart["customer_id"],
+        customer_group=group,
+        channel=cart["channel"],
+    )
+    normalized = await promotions.check_code(conn, pricing.promotions, code, offer)
+    if normalized in codes:
+        return await _view(conn, pricing, cart)
+    if len(codes) >= promotions.MAX_CART_CODES:
+        raise ValidationFailed.field(
+            "code", f"a cart holds at most {promotions.MAX_CART_CODES} promotion codes"
+        )
+    mine = await promotions.promotion_of_code(conn, normalized)
+    for held in codes:
+        if await promotions.promotion_of_code(conn, held) == mine:
+            raise PromotionInvalid(
+                f"The cart already holds a code of this promotion ({held!r}).",
+                extensions={"reason": "promotion_already_applied"},
+            )
+    updated = await repository.update_fields(
+        conn,
+        cart_id,
+        {"promotion_codes": orjson.dumps([*codes, normalized]).decode()},
+        clock.utcnow(),
+    )
+    assert updated is not None  # the cart's row is locked, open
+    return await _view(conn, pricing, updated)
+
+
+async def remove_code(
+    conn: Conn, pricing: Pricing, viewer: Viewer, cart_id: str, code: str
+) -> dict[str, Any]:
+    cart = await _open_cart(conn, viewer, cart_id)
+    codes = codes_of(cart)
+    normalized = promotions.normalize_code(code)
+    if normalized not in codes:
+        raise NotFound(f"Cart {cart_id} holds no promotion code {normalized!r}.")
+    kept = [c for c in codes if c != normalized]
+    updated = await repository.update_fields(
+        conn,
+        cart_id,
+        {"promotion_codes": orjson.dumps(kept).decode() if kept else None},
+        clock.utcnow(),
+    )
+    assert updated is not None
+    return await _view(conn, pricing, updated)
+
+
 # ------------------------------------------------------------------------------ customers
 
 
@@ -568,6 +735,7 @@ class CheckoutView:
     quote: Quote
     status: CartStatus
     updated_at: datetime
+    row: Row | None = None  # the cart as read (to show it re-priced)
 
 
 async def read_for_checkout(conn: Conn, pricing: Pricing, cart_id: str) -> CheckoutView:
@@ -577,7 +745,7 @@ async def read_for_checkout(conn: Conn, pricing: Pricing, cart_id: str) -> Check
         raise NotFound(f"No cart {cart_id}.")
     cart, line_rows = found
     q = await quote(conn, pricing, cart, line_rows)
-    return CheckoutView(q, CartStatus(cart["status"]), cart["updated_at"])
+    return CheckoutView(q, CartStatus(cart["status"]), cart["updated_at"], cart)
 
 
 def refusal(view: CheckoutView) -> AppError | None:

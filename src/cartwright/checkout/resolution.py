@@ -43,6 +43,7 @@ from cartwright.payments.errors import PaymentDeclined
 from cartwright.payments.service import Payment, PaymentChange
 from cartwright.payments.state import FAILED, ORDER_PAYMENT_STATUS, SUCCEEDED
 from cartwright.platform import Platform
+from cartwright.promotions import service as promotions
 
 log = structlog.get_logger("cartwright.checkout")
 
@@ -203,6 +204,7 @@ async def _fail(
         [_guard(saga, CheckoutStatus.FAILED, settings, result), guarded(change.statement)]
     )
     await inventory.release(conn, order.order_id)
+    await promotions.give_back(conn, order.order_id)
     await cart.reopen(conn, order.cart_id)
     error = _failure(result)
     body = orjson.dumps(error.problem())
@@ -250,6 +252,7 @@ async def resolve(
         await ledger.post(conn, placement_entries(saga.order, change.payment))
     else:
         await inventory.release(conn, order_id)
+        await promotions.give_back(conn, order_id)
     await events.record(conn, [*change.events, *order_events])
     return view
 
@@ -417,6 +420,7 @@ async def fail_unplaceable(p: Platform, saga: Saga, result: ProviderResult) -> P
                 ]
             )
             await inventory.release(conn, order.order_id)
+            await promotions.give_back(conn, order.order_id)
             await cart.reopen(conn, order.cart_id)
             writes = [
                 events.record_stmt([*change.events, compensated]),

@@ -58,6 +58,8 @@ from cartwright.payments.connector import AuthorizeRequest
 from cartwright.payments.gateway import TIMED_OUT
 from cartwright.payments.service import Payment
 from cartwright.platform import Platform
+from cartwright.promotions import service as promotions
+from cartwright.promotions.errors import PromotionUnavailable
 from cartwright.risk.service import FailureMode
 
 log = structlog.get_logger("cartwright.checkout")
@@ -105,6 +107,7 @@ def _new_order(order_id: str, number: int, q: Quote) -> NewOrder:
                 unit_price=line.unit_price or 0,
                 subtotal=line.subtotal,
                 tax=line.tax,
+                discount=line.discount,
             )
             for line in q.lines
         ],
@@ -119,6 +122,7 @@ def _new_order(order_id: str, number: int, q: Quote) -> NewOrder:
         tax_id=q.tax_id,
         tax_exempt_reason=q.tax_exempt_reason,
         tax_estimated=q.tax_estimated,
+        promotions=[a.as_json() for a in q.promotions.applied] if q.promotions else [],
     )
 
 
@@ -183,7 +187,7 @@ async def _checkout(
             with telemetry.span("checkout.read", {"cart.id": cart_id}):
                 view = await cart.read_for_checkout(conn, p.pricing, cart_id)
             cart.require_visible(viewer, cart_id, view.quote.customer_id)
-            refused = cart.refusal(view)
+            refused = cart.refusal(view) or await _promotions_lost(conn, view)
             if refused is None:
                 # The cart's channel (cached): its capture policy, routes and warehouses.
                 channel = await channels.lookup(conn, view.quote.channel)
@@ -328,10 +332,12 @@ def _commit_one_writes(
         capture_method="automatic" if capture else "manual",
     )
     now = clock.utcnow()
+    applied = view.quote.promotions.applied if view.quote.promotions else ()
     return payment, [
         guarded(idempotency.claim_stmt(claim)),
         guarded(cart.freeze_stmt(view)),
         *inventory.reservation_writes(order.order_id, _items(order), holds),
+        *promotions.take_stmts(order.order_id, order.customer_id, order.currency, applied, now),
         insert_payment,
         repository.insert_checkout_stmt(
             (
@@ -370,8 +376,11 @@ async def _why_refused(
     p: Platform, claim: idempotency.Claim, view: cart.CheckoutView
 ) -> Answer | AppError | None:
     """Commit 1's batch failed a guard: find which. The key was taken (replay it, or it is
-    in use), the cart moved on (closed) or only changed (None: read it again), or the
-    stock was short."""
+    in use), the cart moved on (closed) or only changed (None: read it again), a
+    promotion it got is used up (409 with the cart re-priced), or the stock was short."""
+    got = view.quote.promotions.applied if view.quote.promotions else ()
+    if got:  # what this process knows of them may be stale: read them afresh
+        p.pricing.promotions.forget()
     async with p.db.connection() as conn:
         stored = await idempotency.lookup(conn, claim)
         if stored is not None:
@@ -381,6 +390,11 @@ async def _why_refused(
         return cart.refusal(now)
     if now.updated_at != view.updated_at:
         return None
+    still = {a.id: a.amount for a in (now.quote.promotions.applied if now.quote.promotions else ())}
+    lost = [a.id for a in got if still.get(a.id, 0) < a.amount]
+    if lost:
+        async with p.db.connection() as conn:
+            return await _unavailable(conn, now, lost)
     async with p.db.connection() as conn:
         short = await inventory.short_skus(
             conn,
@@ -393,6 +407,31 @@ async def _why_refused(
         return None  # stock came back meanwhile: try again
     metrics.stock_outs.inc()
     return InsufficientStock(f"Not enough stock for: {', '.join(short)}.")
+
+
+async def _promotions_lost(conn: Conn, view: cart.CheckoutView) -> AppError | None:
+    """A promotion the shopper was shown ran out since (used up, budget spent, ended):
+    409 rather than charging the difference unseen."""
+    assert view.row is not None
+    lost = cart.lost_promotions(view.row, view.quote)
+    return await _unavailable(conn, view, lost) if lost else None
+
+
+async def _unavailable(conn: Conn, view: cart.CheckoutView, lost: list[str]) -> AppError:
+    """409 `promotion_unavailable` with the cart re-priced, which becomes what the shopper
+    was shown (checking out again pays that)."""
+    assert view.row is not None
+    metrics.promotions_unavailable.inc()
+    await cart.remember_shown(conn, view.row, view.quote)
+    names = {
+        c.id: c.name for c in (view.quote.promotions.considered if view.quote.promotions else ())
+    }
+    return PromotionUnavailable(
+        f"No longer available as the cart was priced: {', '.join(names.get(i, i) for i in lost)}"
+        " (a limit or budget ran out, or the promotion ended); nothing was charged. The cart"
+        " is re-priced: review it and check out again.",
+        extensions={"promotions": lost, "cart": cart.present(view.row, view.quote)},
+    )
 
 
 # ---------------------------------------------------------------------------- customers

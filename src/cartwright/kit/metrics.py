@@ -114,6 +114,10 @@ stock_outs = Counter(
     "cartwright_stock_outs_total",
     "Checkouts refused because a SKU did not have the units.",
 )
+promotions_unavailable = Counter(
+    "cartwright_promotions_unavailable_total",
+    "Checkouts refused because a promotion the cart got ran out of uses or budget.",
+)
 idempotent_replays = Counter(
     "cartwright_idempotent_replays_total",
     "Requests answered from a stored idempotent answer, by route template.",

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     # How long a process may use a channel's settings (and the list of price lists) it read
     # before reading them again; a change reaches every process within this (0: no cache).
     channel_cache_ttl_s: float = Field(default=5.0, ge=0, le=300)
+    # How long a process may use the automatic promotions it read (0: read them for every
+    # quote). A promotion created or changed reaches every process's carts within this;
+    # checkout's guards hold limits and budgets whatever a process has cached.
+    promotion_cache_ttl_s: float = Field(default=2.0, ge=0, le=300)
     # `cartwright worker` serves its own Prometheus metrics on this port when set.
     worker_metrics_port: int | None = None
     # Outgoing webhooks (webhooks/, docs/webhooks.md). `allow_private`: endpoints may be on

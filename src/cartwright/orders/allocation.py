@@ -53,14 +53,24 @@ def split(amount: int, weights: Sequence[int]) -> list[int]:
 
 
 def lines_of_order(
-    lines: Sequence[tuple[int, int]], *, discount: int, shipping: int, tax: int
+    lines: Sequence[tuple[int, int]],
+    *,
+    discount: int,
+    shipping: int,
+    tax: int,
+    line_discounts: Sequence[int] | None = None,
 ) -> list[Breakdown]:
     """Each line's part of the order, from its (goods, tax) and the order's discount,
-    shipping and tax: the parts sum to the order's total exactly."""
+    shipping and tax: the parts sum to the order's total exactly. `line_discounts`: the
+    lines' own shares of the discount (promotions allocate theirs when the cart is priced),
+    used as they are when they add up to `discount`."""
     if not lines:
         return []
     weights = [goods for goods, _ in lines]
-    discounts = split(discount, weights)
+    if line_discounts is not None and sum(line_discounts) == discount:
+        discounts = list(line_discounts)
+    else:
+        discounts = split(discount, weights)
     shippings = split(shipping, weights)
     extra_tax = split(tax - sum(t for _, t in lines), weights)
     return [

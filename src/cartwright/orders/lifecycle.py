@@ -33,6 +33,7 @@ from cartwright.orders.state import Action, FulfillmentStatus, fulfillment_of, r
 from cartwright.payments import service as payments
 from cartwright.payments.service import Operation, OperationKind
 from cartwright.payments.state import CAPTURABLE
+from cartwright.promotions import service as promotions
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ def allocations(order: Row, lines: Sequence[Row]) -> dict[str, Breakdown]:
         discount=int(order["discount"]),
         shipping=int(order["shipping"]),
         tax=int(order["tax"]),
+        line_discounts=[int(line["discount"]) for line in lines],
     )
     return {line["id"]: part for line, part in zip(lines, parts, strict=True)}
 
@@ -259,6 +261,7 @@ async def finish_cancel(conn: Conn, order_id: str) -> dict[str, Any] | None:
     if row is None:
         return None
     await inventory.release(conn, order_id)
+    await promotions.give_back(conn, order_id)
     view = present(row, await repository.lines_of(conn, [order_id]))
     await events.record(conn, [Event("order.canceled", order_id, view)])
     return view
@@ -371,17 +374,26 @@ async def edit_line(
         return present(order, lines), None
     subtotal = int(line["unit_price"]) * quantity
     tax = round_half_up_div(int(line["tax"]) * quantity, old)
+    # The units kept keep their part of the line's discount (the rule refunds use), so the
+    # units removed give back exactly theirs.
+    line_discount = int(line["discount"]) * quantity // old
     changed = (
         await repository.delete_line(conn, line_id, old)
         if quantity == 0
         else await repository.set_line_quantity(
-            conn, line_id, old=old, new=quantity, subtotal=subtotal, tax=tax
+            conn,
+            line_id,
+            old=old,
+            new=quantity,
+            subtotal=subtotal,
+            tax=tax,
+            discount=line_discount,
         )
     )
     if not changed:
         raise InvalidState("The line changed meanwhile; read the order and try again.")
     new_subtotal = int(order["subtotal"]) - (int(line["subtotal"]) - subtotal)
-    new_discount = min(int(order["discount"]), new_subtotal)
+    new_discount = int(order["discount"]) - (int(line["discount"]) - line_discount)
     new_tax = int(order["tax"]) - (int(line["tax"]) - tax)
     new_total = new_subtotal - new_discount + int(order["shipping"]) + new_tax
     now = clock.utcnow()

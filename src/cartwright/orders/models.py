@@ -54,6 +54,9 @@ orders = sa.Table(
     # authorized only, no fulfilment), approved or rejected.
     sa.Column("risk", Json, nullable=True),
     sa.Column("risk_review", sa.String(16), nullable=True),
+    # The promotions the order got (`[{id, name, code, amount}]`, ADR 0028); the lines
+    # carry their shares in `order_lines.discount`.
+    sa.Column("promotions", Json, nullable=True),
 )
 
 order_lines = sa.Table(
@@ -67,6 +70,8 @@ order_lines = sa.Table(
     sa.Column("title", sa.String(500), nullable=False),
     sa.Column("quantity", sa.BigInteger, nullable=False),
     *money_columns("unit_price", "subtotal", "tax", "total"),
+    # The line's share of the order's discount (of every promotion's, free shipping too).
+    *money_columns("discount"),
     sa.Column("quantity_fulfilled", sa.BigInteger, nullable=False, server_default="0"),
     # Units refunded by lines (refunds in flight included) and asked back by returns.
     sa.Column("quantity_refunded", sa.BigInteger, nullable=False, server_default="0"),

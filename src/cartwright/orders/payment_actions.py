@@ -49,6 +49,7 @@ from cartwright.payments.gateway import OPERATION_TIMED_OUT
 from cartwright.payments.service import Operation, OperationKind, Payment, Settled
 from cartwright.payments.state import ORDER_PAYMENT_STATUS, PaymentStatus
 from cartwright.platform import Platform
+from cartwright.promotions import service as promotions
 
 log = structlog.get_logger("cartwright.orders")
 
@@ -234,6 +235,8 @@ async def settle(
     )
     if row is None:  # money given back for a checkout that never became an order
         log.info("payment operation settled without an order", operation_id=operation.id)
+    elif row["payment_status"] == "refunded":  # fully refunded: its promotions' uses back
+        await promotions.give_back(conn, operation.order_id)
     given = settled.operation.breakdown  # a refund by lines, an edit's, a cancellation's
     breakdown = ledger.RefundBreakdown(**given) if given is not None else None
     await ledger.post(conn, operation_entries(settled, placed=row is not None, breakdown=breakdown))

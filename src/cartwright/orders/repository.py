@@ -10,7 +10,7 @@ ORDER_COLUMNS = (
     " shipping_address, billing_address, shipping_method, subtotal, discount, shipping, tax,"
     " total, amount_captured, amount_refunded, next_action, created_at,"
     " updated_at, customer_id, dispute, cancel_requested_at, channel, tax_id,"
-    " tax_exempt_reason, tax_estimated, risk, risk_review"
+    " tax_exempt_reason, tax_estimated, risk, risk_review, promotions"
 )
 
 
@@ -31,9 +31,9 @@ def insert_order_stmt(values: Sequence[object]) -> Stmt:
         " currency, email, shipping_address, billing_address, shipping_method, subtotal,"
         " discount, shipping, tax, total, amount_captured, next_action,"
         " created_at, updated_at, customer_id, shipping_fallback, channel, tax_id,"
-        " tax_exempt_reason, tax_estimated, risk, risk_review) VALUES ($1, $2, $3, $4, $5, $6,"
-        " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, $22,"
-        " $23, $24, $25, $26, $27)",
+        " tax_exempt_reason, tax_estimated, risk, risk_review, promotions) VALUES ($1, $2, $3,"
+        " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20,"
+        " $21, $22, $23, $24, $25, $26, $27, $28)",
         *values,
     )
 
@@ -41,7 +41,7 @@ def insert_order_stmt(values: Sequence[object]) -> Stmt:
 def insert_lines_stmt(lines: Sequence[tuple[object, ...]]) -> Stmt:
     return insert_rows_stmt(
         "order_lines (id, order_id, position, sku, variant_id, title, quantity, unit_price,"
-        " subtotal, tax)",
+        " subtotal, tax, discount)",
         lines,
     )
 
@@ -54,7 +54,7 @@ async def lines_of(conn: Conn, order_ids: Sequence[str]) -> list[Row]:
     marks = ", ".join(f"${i}" for i in range(1, len(order_ids) + 1))
     return await conn.fetch(
         "SELECT id, order_id, position, sku, variant_id, title, quantity, unit_price, subtotal,"
-        f" tax, quantity_fulfilled, quantity_refunded, quantity_returned"
+        " tax, discount, quantity_fulfilled, quantity_refunded, quantity_returned"
         f" FROM order_lines WHERE order_id IN ({marks})"
         " ORDER BY order_id, position",
         *order_ids,
@@ -403,11 +403,11 @@ async def give_back_refund_units(conn: Conn, operation_id: str) -> int:
 
 
 async def set_line_quantity(
-    conn: Conn, line_id: str, *, old: int, new: int, subtotal: int, tax: int
+    conn: Conn, line_id: str, *, old: int, new: int, subtotal: int, tax: int, discount: int
 ) -> bool:
     return (
         await conn.execute(
-            "UPDATE order_lines SET quantity = $3, subtotal = $4, tax = $5"
+            "UPDATE order_lines SET quantity = $3, subtotal = $4, tax = $5, discount = $6"
             " WHERE id = $1 AND quantity = $2 AND quantity_fulfilled = 0"
             " AND quantity_refunded = 0",
             line_id,
@@ -415,6 +415,7 @@ async def set_line_quantity(
             new,
             subtotal,
             tax,
+            discount,
         )
         == 1
     )

@@ -19,7 +19,15 @@ class OrderLineOut(BaseModel):
     quantity_fulfilled: int
     unit_price: MoneyOut
     total: MoneyOut
+    discount: MoneyOut  # the line's share of the order's discount (refunds return it)
     tax: MoneyOut
+
+
+class OrderPromotion(BaseModel):
+    id: str
+    name: str
+    code: str | None
+    amount: MoneyOut
 
 
 class OrderTotals(BaseModel):
@@ -95,6 +103,7 @@ class OrderOut(BaseModel):
     dispute: OrderDispute | None
     tax: OrderTax
     risk: OrderRisk | None
+    promotions: list[OrderPromotion]  # what the order got at checkout
     created_at: datetime
     updated_at: datetime
 

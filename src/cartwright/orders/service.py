@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -37,6 +37,8 @@ class NewOrderLine:
     unit_price: int
     subtotal: int
     tax: int
+    # The line's share of the order's discount (snapshots from before 0026 have none).
+    discount: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class NewOrder:
     tax_estimated: bool = False
     # The fraud screening's verdict (`risk.rules.Verdict.as_json`); None before 0022.
     risk: dict[str, Any] | None = None
+    # The promotions it gets (`promotions.service.Applied.as_json`); none before 0026.
+    promotions: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> str:
         return orjson.dumps(self).decode()
@@ -145,6 +149,7 @@ def present(order: Row, lines: Sequence[Row]) -> dict[str, Any]:
                 "quantity_fulfilled": line["quantity_fulfilled"],
                 "unit_price": money(line["unit_price"]),
                 "total": money(line["subtotal"]),
+                "discount": money(line["discount"]),
                 "tax": money(line["tax"]),
             }
             for line in lines
@@ -172,6 +177,10 @@ def present(order: Row, lines: Sequence[Row]) -> dict[str, Any]:
             "estimated": bool(order["tax_estimated"]),
         },
         "risk": present_risk(order["risk"], order["risk_review"]),
+        "promotions": [
+            {"id": x["id"], "name": x["name"], "code": x["code"], "amount": money(x["amount"])}
+            for x in _json(order["promotions"]) or []
+        ],
         "created_at": clock.isoformat(order["created_at"]),
         "updated_at": clock.isoformat(order["updated_at"]),
     }
@@ -208,6 +217,7 @@ def _line_rows(order: NewOrder) -> list[tuple[object, ...]]:
             line.unit_price,
             line.subtotal,
             line.tax,
+            line.discount,
         )
         for position, line in enumerate(order.lines)
     ]
@@ -225,6 +235,7 @@ def _line_views(line_rows: list[tuple[object, ...]]) -> list[dict[str, Any]]:
             "unit_price": row[7],
             "subtotal": row[8],
             "tax": row[9],
+            "discount": row[10],
             "quantity_fulfilled": 0,
         }
         for row in line_rows
@@ -295,6 +306,7 @@ def plan_placement(
         order.tax_estimated,
         orjson.dumps(order.risk).decode() if order.risk is not None else None,
         _risk_review(order),
+        _promotions_json(order),
     )
     row: dict[str, Any] = dict(zip(_ORDER_FIELDS, values, strict=True))
     # `present` takes the documents as they are, not as the JSON text written for them.
@@ -306,6 +318,7 @@ def plan_placement(
         next_action=next_action,
         dispute=None,
         risk=order.risk,
+        promotions=order.promotions,
     )
     line_rows = _line_rows(order)
     view = present(row, _line_views(line_rows))
@@ -345,7 +358,19 @@ _ORDER_FIELDS = (
     "tax_estimated",
     "risk",
     "risk_review",
+    "promotions",
 )
+
+
+def _promotions_json(order: NewOrder) -> str | None:
+    if not order.promotions:
+        return None
+    return orjson.dumps(
+        [
+            {k: x[k] for k in ("id", "name", "code", "amount", "line_shares")}
+            for x in order.promotions
+        ]
+    ).decode()
 
 
 async def record_payment_outcome(

@@ -1,6 +1,6 @@
 """Which promotions a priced cart gets, and what each grants (pure: no I/O, no clock).
 
-The rules (docs/promotions.md has worked examples, ADR 0022 the reasons):
+The rules (docs/promotions.md has worked examples, ADR 0028 the reasons):
 
 - Every promotion is first checked on its own, in this order, and the first failing check
   is its reason: `inactive`, `not_started`, `expired`, `currency_mismatch`,
@@ -157,7 +157,7 @@ class Outcome:
         return sum(self.line_discounts) + self.shipping_discount
 
 
-def _refusal(p: Promotion, cart: Cart) -> Reason | None:
+def refusal(p: Promotion, cart: Cart) -> Reason | None:
     if not p.active:
         return Reason.INACTIVE
     if p.starts_at is not None and cart.now < p.starts_at:
@@ -272,7 +272,7 @@ def evaluate(cart: Cart, promotions: Sequence[Promotion]) -> Outcome:
     reasons: dict[str, Reason] = {}
     eligible = []
     for p in ordered:
-        why = _refusal(p, cart)
+        why = refusal(p, cart)
         if why is None:
             eligible.append(p)
         else:

@@ -18,6 +18,8 @@ promotions = sa.Table(
     sa.Column("min_subtotal", sa.BigInteger, nullable=True),
     sa.Column("skus", Json, nullable=True),
     sa.Column("customer_groups", Json, nullable=True),
+    # Channel codes the promotion is limited to (None: every channel).
+    sa.Column("channels", Json, nullable=True),
     sa.Column("stacking", sa.String(16), nullable=False),
     sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
     sa.Column("starts_at", Timestamp, nullable=True),
@@ -67,13 +69,4 @@ promotion_customer_uses = sa.Table(
     sa.Column("promotion_id", sa.String(64), sa.ForeignKey("promotions.id"), primary_key=True),
     sa.Column("customer_id", sa.String(64), primary_key=True),
     sa.Column("uses", sa.Integer, nullable=False),
-)
-
-# The codes a shopper applied to a cart.
-cart_promotion_codes = sa.Table(
-    "cart_promotion_codes",
-    metadata,
-    sa.Column("cart_id", sa.String(64), sa.ForeignKey("carts.id"), primary_key=True),
-    sa.Column("code", sa.String(64), primary_key=True),
-    sa.Column("created_at", Timestamp, nullable=False),
 )

@@ -1,5 +1,6 @@
 """Promotions: promotions with their counters, their codes (bulk single-use ones too),
-redemptions by order, per-customer uses, and the codes applied to carts (ADR 0022).
+redemptions by order, per-customer uses, and the codes applied to carts (ADR 0028; 0026
+replaces that last table with a column of the cart).
 
 Revision ID: 0020
 Revises: 0022 (the lead rechains it after channels' migration when merging)

@@ -1,0 +1,3 @@
+from tests.promotions.support import made
+
+__all__ = ["made"]
