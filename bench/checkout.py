@@ -557,6 +557,18 @@ async def main(args: argparse.Namespace) -> int:
             log(f"setup failed: minting a publishable key answered {status}")
             return EXIT_SETUP_FAILED
         ctx.storefront_key = loads(raw)["key"]
+        promotion = None
+        if args.promotion:
+            # One automatic promotion every cart gets (issue 9: the ratio must hold with it).
+            body = {"name": f"bench {runid}", "kind": "percentage", "value": 10}
+            status, raw = await send(
+                ctx, "POST", "/v1/promotions", dumps({**body, "stacking": "stackable"})
+            )
+            if status != 201:
+                log(f"setup failed: creating the promotion answered {status}")
+                return EXIT_SETUP_FAILED
+            promotion = loads(raw)["id"]
+            log(f"== one automatic promotion active: {promotion} (10 %, stackable)")
         ctx.cart_body = dumps({"currency": "EUR", "email": f"bench-{runid}@example.com"})
         ctx.line_bodies = [dumps({"sku": sku, "quantity": 1}) for sku in skus]
 
@@ -566,6 +578,12 @@ async def main(args: argparse.Namespace) -> int:
         if args.mode in ("checkout", "both"):
             phase = await run_checkout(ctx, args)
             placed.append(report(phase, args.concurrency, ceiling) if phase else 0)
+        if promotion is not None:
+            status, raw = await send(ctx, "GET", f"/v1/promotions/{promotion}", None)
+            if status == 200:
+                got = loads(raw)
+                log(f"  the promotion was taken by {got['uses']} orders")
+            await send(ctx, "POST", f"/v1/promotions/{promotion}/deactivate", None)
     return EXIT_OK if all(placed) else EXIT_NO_ORDERS
 
 
@@ -609,6 +627,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=300,
         help="bound in seconds on each untimed setup step (%(default)s)",
+    )
+    add(
+        "--promotion",
+        action="store_true",
+        help="with one automatic promotion (10 %%) active for every cart",
     )
     add("--timeout", type=float, default=30, help="per-request timeout in seconds (%(default)s)")
     args = parser.parse_args(argv)

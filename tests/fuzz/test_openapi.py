@@ -86,6 +86,14 @@ _DATA_DEPENDENT = {
     "add_to_denylist": [200, 201, 422],
     "approve_review": [200, 202, 409],
     "reject_review": [200, 202, 409],
+    # Rules across fields (a percentage needs its value, a fixed amount its currency, a
+    # window must not be empty), a code taken; a code that names no promotion, or one that
+    # cannot apply to the cart; a code the cart does not hold.
+    "create_promotion": [201, 409, 422],
+    "update_promotion": [200, 404, 422],
+    "add_promotion_code": [200, 404, 409, 422],
+    "remove_promotion_code": [200, 404, 409],
+    "generate_codes": [201, 404],
 }
 
 
@@ -123,6 +131,16 @@ def _operations(stateful_overrides: bool, sku: str) -> str:
             include-operation-id = "set_flag"
             parameters = { "path.key" = "fraud.external" }
             checks.positive_data_acceptance.expected-statuses = [200, 401, 403, 404]
+            """
+        )
+    )
+    # A few codes per request: the fuzzer's examples would otherwise ask for 100,000 each.
+    blocks.append(
+        textwrap.dedent(
+            """
+            [[operations]]
+            include-operation-id = "generate_codes"
+            parameters = { "body.count" = 3 }
             """
         )
     )

@@ -38,16 +38,19 @@ def _order(shipping_fallback: bool) -> NewOrder:
 @pytest.mark.parametrize("fallback", [True, False])
 async def test_the_order_keeps_its_shipping_fallback(db: Database, fallback: bool) -> None:
     new = _order(fallback)
-    _, _, placement = orders.plan_placement(
+    view, _, placement = orders.plan_placement(
         new, payment_status="authorized", amount_captured=0, next_action=None
     )
+    assert view["shipping_fallback"] is fallback  # the checkout's answer shows it
     async with db.transaction() as conn:
         await conn.batch(placement)
     async with db.connection() as conn:
         stored = await conn.fetchval(
             "SELECT shipping_fallback FROM orders WHERE id = $1", new.order_id
         )
+        read = await orders.get_order(conn, new.order_id)
     assert bool(stored) is fallback
+    assert read["shipping_fallback"] is fallback  # and so does every read
 
 
 def test_snapshots_carry_it_and_older_ones_read_as_not() -> None:

@@ -10,7 +10,7 @@ ORDER_COLUMNS = (
     " shipping_address, billing_address, shipping_method, subtotal, discount, shipping, tax,"
     " total, amount_captured, amount_refunded, next_action, created_at,"
     " updated_at, customer_id, dispute, cancel_requested_at, channel, tax_id,"
-    " tax_exempt_reason, tax_estimated, risk, risk_review, promotions"
+    " tax_exempt_reason, tax_estimated, risk, risk_review, promotions, shipping_fallback"
 )
 
 

@@ -104,6 +104,7 @@ class OrderOut(BaseModel):
     tax: OrderTax
     risk: OrderRisk | None
     promotions: list[OrderPromotion]  # what the order got at checkout
+    shipping_fallback: bool  # the shipping price is the zone's flat rate (carrier down)
     created_at: datetime
     updated_at: datetime
 

@@ -157,6 +157,8 @@ def present(order: Row, lines: Sequence[Row]) -> dict[str, Any]:
         "shipping_address": _json(order["shipping_address"]),
         "billing_address": _json(order["billing_address"]),
         "shipping_method": order["shipping_method"],
+        # The carrier could not be asked: the shipping price is the zone's flat rate.
+        "shipping_fallback": bool(order["shipping_fallback"]),
         "totals": {
             "subtotal": money(order["subtotal"]),
             "discount": money(order["discount"]),
