@@ -202,7 +202,6 @@ async def claim_cart(
         body=CartCodeIn,
         problems=[CartClosed, PromotionInvalid],
         idempotency="optional",
-        links={200: CART_LINKS},
     ),
 )
 async def add_promotion_code(
