@@ -62,12 +62,19 @@ class Flags:
         self._client = openfeature.get_client(self._domain)
         self._task: asyncio.Task[None] | None = None
         self._failures = 0
+        self._evaluated: dict[str, bool] = {}  # per snapshot: cleared by each load
         self._export()
 
     def enabled(self, key: str) -> bool:
         """Whether the known flag `key` is on in this process (KeyError for an unknown key:
-        a flag is named in code, and a misspelt one must not pass for "on")."""
-        return self._client.get_boolean_value(key, self.known[key].default)
+        a flag is named in code, and a misspelt one must not pass for "on"). Evaluated
+        through OpenFeature once per key and snapshot: the answer cannot change before the
+        next refresh loads one, and checkout asks several times per request."""
+        found = self._evaluated.get(key)
+        if found is None:
+            found = self._client.get_boolean_value(key, self.known[key].default)
+            self._evaluated[key] = found
+        return found
 
     def switch(self, key: str) -> Callable[[], bool]:
         """`enabled(key)` as a callable, for the code a flag switches (e.g. the kill
@@ -127,6 +134,7 @@ class Flags:
         async with asyncio.timeout(REFRESH_TIMEOUT_S), self._db.connection() as conn:
             rows = await repository.all_flags(conn)
         self._provider.load({r["key"]: bool(r["enabled"]) for r in rows})
+        self._evaluated = {}
         self._export()
 
     async def _refresh_forever(self) -> None:
