@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -15,7 +13,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from cartwright.kit.fields import CurrencyCode, Integer, ListPage, text
+from cartwright.kit.fields import CurrencyCode, Instant, Integer, ListPage, text
 
 # A channel's code: what keys, carts, orders and the `Cartwright-Channel` header name it by.
 ChannelCode = Annotated[
@@ -27,20 +25,6 @@ Currencies = Annotated[list[CurrencyCode], Field(max_length=200)]
 CaptureMethodIn = Literal["automatic", "manual"]
 FraudFailureModeIn = Literal["open", "closed"]
 GroupName = Annotated[str, text(64)]
-
-
-def _sensible_instant(value: datetime) -> datetime:
-    try:
-        utc = value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("must be between the years 1970 and 9999") from None
-    if not 1970 <= utc.year <= 9998:
-        raise ValueError("must be between the years 1970 and 9999")
-    return utc
-
-
-# A window's bound: an instant with its offset, stored in UTC.
-Instant = Annotated[AwareDatetime, AfterValidator(_sensible_instant)]
 
 
 class ChannelIn(BaseModel):

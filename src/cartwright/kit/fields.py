@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     StrictInt,
@@ -87,3 +89,17 @@ class ListPage(BaseModel):
     """The list convention: a page of `data`, and whether more follow."""
 
     has_more: bool
+
+
+def _sensible_instant(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be between the years 1970 and 9999") from None
+    if not 1970 <= utc.year <= 9998:
+        raise ValueError("must be between the years 1970 and 9999")
+    return utc
+
+
+# An instant with its offset (a window's bound, a schedule's), stored in UTC.
+Instant = Annotated[AwareDatetime, AfterValidator(_sensible_instant)]

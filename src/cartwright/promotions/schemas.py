@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from cartwright.kit.fields import CurrencyCode, Integer, ListPage, MoneyOut, text
+from cartwright.kit.fields import CurrencyCode, Instant, Integer, ListPage, MoneyOut, text
 
 # A code as shoppers type it: letters, digits, `-` and `_`; matched case-insensitively
 # (stored upper-case).
@@ -24,19 +24,6 @@ Priority = Annotated[Integer, Field(ge=-1_000_000, le=1_000_000)]
 Units = Annotated[Integer, Field(ge=1, le=1000)]
 # Bulk single-use codes per request.
 MAX_CODES = 100_000
-
-
-def _sensible_instant(value: datetime) -> datetime:
-    try:
-        utc = value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("must be between the years 1970 and 9999") from None
-    if not 1970 <= utc.year <= 9998:
-        raise ValueError("must be between the years 1970 and 9999")
-    return utc
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_sensible_instant)]
 
 
 class PromotionIn(BaseModel):
