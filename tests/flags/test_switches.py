@@ -25,10 +25,10 @@ from cartwright.flags.service import Flags
 from cartwright.kit import context
 from cartwright.kit.db import Database
 from cartwright.kit.errors import ProviderUnavailable
-from cartwright.migrations.runner import upgrade
 from cartwright.payments.connector import AuthorizeRequest, CaptureRequest, PaymentConnector
 from cartwright.payments.gateway import Gateway
 from cartwright.payments.routing import parse_routes
+from tests.conftest import new_sqlite
 from tests.fakes.connectors import FakeConnector, Operation
 
 
@@ -138,10 +138,8 @@ class FlakyDatabase:
 
 
 @pytest.fixture
-async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite:///{tmp_path / 'flags.db'}"
-    upgrade(url)
-    db = Database(url)
+async def sqlite_db(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Database]:
+    db = Database(new_sqlite(sqlite_template, tmp_path / "flags.db"))
     await db.connect()
     yield db
     await db.close()

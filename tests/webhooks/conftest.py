@@ -9,7 +9,7 @@ import pytest
 
 from cartwright.kit import clock
 from cartwright.kit.db import Database
-from cartwright.migrations.runner import upgrade
+from tests.conftest import new_sqlite
 from tests.fakes.clock import FakeClock
 from tests.webhooks.support import Receiver, Rig
 
@@ -28,8 +28,7 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     if request.param == "postgres":
         url = request.getfixturevalue("own_pg_database")
     else:
-        url = f"sqlite:///{tmp_path / 'webhooks.db'}"
-        upgrade(url)
+        url = new_sqlite(request.getfixturevalue("sqlite_template"), tmp_path / "webhooks.db")
     database = Database(url, pool_size=8)
     await database.connect()
     yield database
