@@ -29,7 +29,6 @@ from cartwright.kit.errors import AppError, NotFound, ValidationFailed
 from cartwright.kit.viewer import Viewer
 from cartwright.promotions import engine as promotion_engine
 from cartwright.promotions import service as promotions
-from cartwright.promotions.errors import PromotionInvalid
 from cartwright.promotions.service import Priced, PromotionBook
 from cartwright.providers import service as providers
 from cartwright.providers.service import Providers, TaxClass, TaxLine, TaxRequest, normalize_tax_id
@@ -620,20 +619,13 @@ async def add_code(
         customer_group=group,
         channel=cart["channel"],
     )
-    normalized = await promotions.check_code(conn, pricing.promotions, code, offer)
+    normalized = await promotions.check_code(conn, code, offer, codes)
     if normalized in codes:
         return await _view(conn, pricing, cart)
     if len(codes) >= promotions.MAX_CART_CODES:
         raise ValidationFailed.field(
             "code", f"a cart holds at most {promotions.MAX_CART_CODES} promotion codes"
         )
-    mine = await promotions.promotion_of_code(conn, normalized)
-    for held in codes:
-        if await promotions.promotion_of_code(conn, held) == mine:
-            raise PromotionInvalid(
-                f"The cart already holds a code of this promotion ({held!r}).",
-                extensions={"reason": "promotion_already_applied"},
-            )
     updated = await repository.update_fields(
         conn,
         cart_id,

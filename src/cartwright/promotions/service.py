@@ -391,11 +391,6 @@ class Priced:
     def discount(self) -> int:
         return sum(self.line_discounts) + self.shipping_discount
 
-    def same_deal(self, other: Priced | None) -> bool:
-        mine = [(a.id, a.amount, a.line_shares) for a in self.applied]
-        theirs = [] if other is None else [(a.id, a.amount, a.line_shares) for a in other.applied]
-        return mine == theirs
-
 
 def _priced(cart: engine.Cart, outcome: engine.Outcome, offers: dict[str, Offer]) -> Priced:
     weights = [line.subtotal for line in cart.lines]
@@ -469,24 +464,36 @@ class PromotionBook:
             return None
         offers = {o.promotion.id: o for o in await self.automatic(conn)}
         if codes:
-            for row in await repository.by_codes(conn, list(codes)):
-                used = row["code_order_id"] is not None
-                offer = _offer(row, code=row["brought_by"], single_use=bool(row["single_use"]))
-                if used:
-                    offer = _used_up(offer)
+            for offer in _code_offers(await repository.by_codes(conn, list(codes))):
                 offers.setdefault(offer.promotion.id, offer)
         if not offers:
             return None
-        limited = [o.promotion.id for o in offers.values() if o.usage_limit_per_customer]
-        if cart.customer_id is not None and limited:
-            uses = await repository.customer_uses(conn, cart.customer_id, limited)
-            for pid in limited:
-                offer = offers[pid]
-                assert offer.usage_limit_per_customer is not None
-                if uses.get(pid, 0) >= offer.usage_limit_per_customer:
-                    offers[pid] = _used_up(offer)
+        await _customer_limits(conn, cart.customer_id, offers)
         outcome = engine.evaluate(cart, [o.promotion for o in offers.values()])
         return _priced(cart, outcome, offers)
+
+
+def _code_offers(rows: Sequence[Row]) -> list[Offer]:
+    """The promotions codes brought (rows of `repository.by_codes`); a spent single-use
+    code's promotion is used up."""
+    offers = []
+    for row in rows:
+        offer = _offer(row, code=row["brought_by"], single_use=bool(row["single_use"]))
+        offers.append(_used_up(offer) if row["code_order_id"] is not None else offer)
+    return offers
+
+
+async def _customer_limits(conn: Conn, customer_id: str | None, offers: dict[str, Offer]) -> None:
+    """Mark used up, in place, the offers whose per-customer limit the customer reached."""
+    limited = [o.promotion.id for o in offers.values() if o.usage_limit_per_customer]
+    if customer_id is None or not limited:
+        return
+    uses = await repository.customer_uses(conn, customer_id, limited)
+    for pid in limited:
+        offer = offers[pid]
+        assert offer.usage_limit_per_customer is not None
+        if uses.get(pid, 0) >= offer.usage_limit_per_customer:
+            offers[pid] = _used_up(offer)
 
 
 def _used_up(offer: Offer) -> Offer:
@@ -495,24 +502,27 @@ def _used_up(offer: Offer) -> Offer:
     )
 
 
-async def check_code(conn: Conn, book: PromotionBook, code: str, cart: engine.Cart) -> str:
-    """The code, normalized, if `cart` may hold it: an unknown code, or one whose promotion
+async def check_code(conn: Conn, code: str, cart: engine.Cart, held: Sequence[str] = ()) -> str:
+    """The code, normalized, if `cart` (holding the codes `held`) may take it: an unknown
+    code, one of a promotion the cart holds a code of already, or one whose promotion
     cannot apply to this cart whatever it holds, is 422 `promotion_invalid` (with `reason`)."""
     normalized = normalize_code(code)
-    rows = await repository.by_codes(conn, [normalized])
-    if not rows:
+    rows = {r["brought_by"]: r for r in await repository.by_codes(conn, [normalized, *held])}
+    row = rows.get(normalized)
+    if row is None:
         raise PromotionInvalid(
             f"No promotion has the code {normalized!r}.", extensions={"reason": "unknown_code"}
         )
-    row = rows[0]
-    offer = _offer(row, code=normalized, single_use=bool(row["single_use"]))
-    if row["code_order_id"] is not None:
-        offer = _used_up(offer)
-    if cart.customer_id is not None and offer.usage_limit_per_customer:
-        uses = await repository.customer_uses(conn, cart.customer_id, [row["id"]])
-        if uses.get(row["id"], 0) >= offer.usage_limit_per_customer:
-            offer = _used_up(offer)
-    reason = engine.refusal(offer.promotion, cart)
+    twin = next((c for c, r in rows.items() if c != normalized and r["id"] == row["id"]), None)
+    if twin is not None:
+        raise PromotionInvalid(
+            f"The cart already holds a code of this promotion ({twin!r}).",
+            extensions={"reason": "promotion_already_applied"},
+        )
+    (offer,) = _code_offers([row])
+    offers = {offer.promotion.id: offer}
+    await _customer_limits(conn, cart.customer_id, offers)
+    reason = engine.refusal(offers[offer.promotion.id].promotion, cart)
     if reason in _REFUSING:
         assert reason is not None
         raise PromotionInvalid(
@@ -520,11 +530,6 @@ async def check_code(conn: Conn, book: PromotionBook, code: str, cart: engine.Ca
             extensions={"reason": reason.value},
         )
     return normalized
-
-
-async def promotion_of_code(conn: Conn, code: str) -> str | None:
-    rows = await repository.by_codes(conn, [normalize_code(code)])
-    return rows[0]["id"] if rows else None
 
 
 # ------------------------------------------------------------------------------- checkout
